@@ -1,0 +1,104 @@
+"""Answer results, and the step from generated text to verified, cited sentences."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+from briefbot.backends import REFUSAL
+from briefbot.retrieve import Passage
+from briefbot.verify import AnswerSentence, Support, Verifier, is_refusal, split_answer
+
+CLOSEST_PASSAGES_ON_REFUSAL = 3
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An exact span of a briefing: `quote == briefing.text[start:end]`."""
+
+    n: int
+    chunk_id: str
+    section: str
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass
+class Timings:
+    retrieve: float = 0.0
+    first_token: float | None = None
+    total: float = 0.0
+
+
+@dataclass
+class Answer:
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    standalone_question: str = ""
+    timings: Timings = field(default_factory=Timings)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class VerifiedSentence:
+    text: str
+    support: Support
+
+
+def verified_stream(raw: Iterator[str], passages: list[Passage], verifier: Verifier) -> Iterator[VerifiedSentence | None]:
+    """Turn streamed model text into supported sentences, each yielded once it is complete.
+
+    Yields None for a sentence that was dropped (unsupported or a refusal), so callers can tell
+    "still generating" from "nothing survived".
+    """
+    buffer, done = "", 0
+    for delta in raw:
+        buffer += delta
+        sentences = split_answer(buffer)
+        # The last sentence may still grow (or gain a trailing [n]) until another one starts.
+        while len(sentences) - 1 > done:
+            yield _check(sentences[done], passages, verifier)
+            done += 1
+    for sentence in split_answer(buffer)[done:]:
+        yield _check(sentence, passages, verifier)
+
+
+def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier) -> VerifiedSentence | None:
+    if REFUSAL.lower() in sentence.text.lower() or is_refusal(sentence.text):
+        return None
+    support = verifier.support(sentence, passages)
+    if support is None:
+        return None
+    text = sentence.text
+    ending = text[-1] if text[-1] in ".!?" else ""
+    body = text[:-1] if ending else text
+    return VerifiedSentence(f"{body} [{support.passage}]{ending or '.'}", support)
+
+
+def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], texts: dict[str, str]) -> list[Citation]:
+    """One citation per cited passage, spanning the sentences that support the answer."""
+    by_number = {p.n: p for p in passages}
+    spans: dict[int, tuple[int, int]] = {}
+    for sentence in sentences:
+        s = sentence.support
+        start, end = spans.get(s.passage, (s.start, s.end))
+        spans[s.passage] = (min(start, s.start), max(end, s.end))
+    citations = []
+    for n in sorted(spans):
+        passage = by_number[n]
+        start, end = spans[n]
+        citations.append(Citation(n, passage.chunk_id, passage.section, start, end, texts[passage.doc_id][start:end]))
+    return citations
+
+
+def refusal(passages: list[Passage], texts: dict[str, str]) -> tuple[str, list[Citation]]:
+    closest = passages[:CLOSEST_PASSAGES_ON_REFUSAL]
+    citations = [Citation(p.n, p.chunk_id, p.section, p.start, p.end, texts[p.doc_id][p.start : p.end]) for p in closest]
+    if not closest:
+        return "The briefing does not answer this question.", citations
+    listed = ", ".join(f"[{p.n}] {p.section}" for p in closest)
+    return f"The briefing does not answer this question. Closest passages: {listed}.", citations

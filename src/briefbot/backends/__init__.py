@@ -1,0 +1,121 @@
+"""Answer generators behind one interface: stream an answer from passages, condense a follow-up.
+
+`local`, `openai` and `fake` are llama-index LLMs driven by the prompt files in `prompts/`;
+`extractive` needs no LLM and quotes the best-matching briefing sentences verbatim.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from briefbot.errors import BackendError
+from briefbot.retrieve import Passage
+from briefbot.settings import PACKAGE_DIR, Settings
+
+PROMPTS_DIR = PACKAGE_DIR / "prompts"
+REFUSAL = "NOT IN BRIEFING"
+
+
+class Backend(Protocol):
+    name: str
+
+    def stream_answer(self, question: str, passages: list[Passage], title: str) -> Iterator[str]: ...
+
+    def condense(self, history: list[dict], question: str) -> str: ...
+
+
+def read_prompt(name: str) -> str:
+    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def format_passages(passages: list[Passage]) -> str:
+    return "\n\n".join(f"[{p.n}] ({p.section}) {p.text}" for p in passages)
+
+
+def format_history(history: list[dict], max_turns: int = 4) -> str:
+    lines = []
+    for message in history[-2 * max_turns :]:
+        speaker = "User" if message["role"] == "user" else "Assistant"
+        lines.append(f"{speaker}: {message['content'].strip()}")
+    return "\n".join(lines)
+
+
+class LLMBackend:
+    """Any llama-index LLM, prompted with the templates in prompts/."""
+
+    def __init__(self, name: str, llm):
+        from llama_index.core.prompts import ChatPromptTemplate, PromptTemplate
+        from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
+        self.name = name
+        self.llm = llm
+        self.answer_template = ChatPromptTemplate(
+            [
+                ChatMessage(role=MessageRole.SYSTEM, content=read_prompt("answer_system")),
+                ChatMessage(role=MessageRole.USER, content=read_prompt("answer_user")),
+            ]
+        )
+        self.condense_template = PromptTemplate(read_prompt("condense"))
+
+    def answer_messages(self, question: str, passages: list[Passage], title: str):
+        return self.answer_template.format_messages(title=title, passages=format_passages(passages), question=question)
+
+    def stream_answer(self, question: str, passages: list[Passage], title: str) -> Iterator[str]:
+        try:
+            for response in self.llm.stream_chat(self.answer_messages(question, passages, title)):
+                if response.delta:
+                    yield response.delta
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"the {self.name} backend failed: {exc}") from exc
+
+    def condense(self, history: list[dict], question: str) -> str:
+        prompt = self.condense_template.format(history=format_history(history), question=question)
+        try:
+            text = self.llm.complete(prompt, max_tokens=60).text
+        except Exception as exc:
+            raise BackendError(f"the {self.name} backend failed: {exc}") from exc
+        standalone = text.strip().split("\n")[0].strip().strip('"').strip()
+        return standalone or question
+
+
+def make_backend(settings: Settings, embed_model=None, progress=lambda message: None) -> Backend:
+    if settings.backend == "extractive":
+        from briefbot.backends.extractive import ExtractiveBackend
+
+        return ExtractiveBackend(embed_model)
+    if settings.backend == "fake":
+        from briefbot.backends.fake import FakeLLM
+
+        return LLMBackend("fake", FakeLLM())
+    if settings.backend == "openai":
+        from llama_index.llms.openai_like import OpenAILike
+
+        llm = OpenAILike(
+            model=settings.openai_model,
+            api_base=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+            is_chat_model=True,
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            context_window=settings.n_ctx,
+            timeout=120,
+            max_retries=1,
+        )
+        return LLMBackend("openai", llm)
+    from briefbot.backends.local import LocalLLM
+    from briefbot.models import default_model_path
+
+    model_path = Path(settings.model_path) if settings.model_path else default_model_path(settings.cache_dir)
+    progress(f"loading {model_path.name}…")
+    llm = LocalLLM(
+        model_path=str(model_path),
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        seed=settings.seed,
+    )
+    return LLMBackend("local", llm)

@@ -1,0 +1,56 @@
+"""A deterministic stand-in LLM (backend `fake`): the real code path offline, in milliseconds.
+
+Without a script it answers like a careful extractive model: the first sentence of the passage
+that shares most words with the question, cited, or the refusal when nothing overlaps. With
+`replies`, it returns those texts in order, so tests can feed exact model outputs to verification.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from llama_index.core.base.llms.types import CompletionResponse, CompletionResponseGen, LLMMetadata
+from llama_index.core.llms.custom import CustomLLM
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset("the a an of in on to and or is are was were what which who whom when where why how did does do it its by for with from that this as at be".split())
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+
+
+class FakeLLM(CustomLLM):
+    replies: list[str] = []
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(context_window=32768, num_output=256, is_chat_model=False, model_name="fake")
+
+    def _reply(self, prompt: str) -> str:
+        if prompt.rstrip().endswith("Standalone question:"):
+            follow_up = re.search(r"Follow-up question: (.*)", prompt).group(1).strip()
+            earlier = re.findall(r"^User: (.*)$", prompt, re.MULTILINE)
+            return f"{follow_up} (about: {earlier[-1]})" if earlier else follow_up
+        if self.replies:
+            return self.replies.pop(0)
+        question = _words(re.search(r"Question: (.*)", prompt).group(1))
+        best, best_overlap = None, 0
+        for number, text in re.findall(r"^\[(\d+)\] \([^)]*\) (.*)$", prompt, re.MULTILINE):
+            overlap = len(question & _words(text))
+            if overlap > best_overlap:
+                best, best_overlap = (number, text), overlap
+        if best is None:
+            return "NOT IN BRIEFING"
+        first_sentence = re.match(r".+?[.!?](?=\s|$)", best[1])
+        return f"{(first_sentence.group() if first_sentence else best[1]).rstrip('.')} [{best[0]}]."
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return CompletionResponse(text=self._reply(prompt))
+
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        text = ""
+        for token in re.findall(r"\S+\s*", self._reply(prompt)):
+            text += token
+            yield CompletionResponse(text=text, delta=token)

@@ -1,0 +1,104 @@
+"""The default generator: a GGUF model run in-process by llama-cpp-python, as a llama-index LLM.
+
+Hand-written (not llama-index's LlamaCPP) because that integration downloads a model when no path
+is given and hides the llama.cpp handle we need for a process-wide lock and prefix-cache reuse.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.llms.custom import CustomLLM
+from pydantic import PrivateAttr
+
+from briefbot.errors import BackendError, ModelError
+
+
+class LocalLLM(CustomLLM):
+    model_path: str
+    n_ctx: int = 4096
+    n_threads: int = 2
+    max_tokens: int = 200
+    temperature: float = 0.0
+    seed: int = 0
+
+    _llama: Any = PrivateAttr(default=None)
+    # One llama.cpp context serves every caller; concurrent use would corrupt its KV cache.
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, **data: Any):
+        super().__init__(**data)
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelError("llama-cpp-python is not installed: pip install llama-cpp-python") from exc
+        if not Path(self.model_path).is_file():
+            raise ModelError(f"model file not found: {self.model_path}")
+        try:
+            self._llama = Llama(
+                model_path=self.model_path,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                seed=self.seed,
+                verbose=False,
+            )
+        except Exception as exc:
+            raise ModelError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=self.n_ctx, num_output=self.max_tokens, is_chat_model=True, model_name=Path(self.model_path).name
+        )
+
+    @property
+    def llama(self):
+        return self._llama
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _sampling(self, kwargs: dict) -> dict:
+        return {
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "temperature": self.temperature,
+            "seed": self.seed,
+            **({"response_format": kwargs["response_format"]} if "response_format" in kwargs else {}),
+        }
+
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        text = "".join(response.delta or "" for response in self.stream_chat(messages, **kwargs))
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text))
+
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        payload = [{"role": m.role.value, "content": m.content or ""} for m in messages]
+        with self._lock:
+            try:
+                stream = self._llama.create_chat_completion(payload, stream=True, **self._sampling(kwargs))
+                text = ""
+                for chunk in stream:
+                    delta = chunk["choices"][0]["delta"].get("content") or ""
+                    if delta:
+                        text += delta
+                        yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta)
+            except ValueError as exc:
+                raise BackendError(f"the local model could not process this request: {exc}") from exc
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return CompletionResponse(text=self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs).message.content or "")
+
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        for response in self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs):
+            yield CompletionResponse(text=response.message.content or "", delta=response.delta)

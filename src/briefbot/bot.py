@@ -1,0 +1,109 @@
+"""BriefBot: retrieve, generate, verify; follow-ups are condensed into standalone questions."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterator
+
+from briefbot.answer import Answer, Timings, VerifiedSentence, citations_for, refusal, verified_stream
+from briefbot.backends import make_backend
+from briefbot.errors import QuestionError
+from briefbot.index import BriefingIndex, load_embedding_model, open_index
+from briefbot.retrieve import HybridRetriever
+from briefbot.settings import DEFAULT_BRIEFING, Settings
+from briefbot.verify import Verifier
+
+log = logging.getLogger("briefbot")
+
+
+def _validate_question(question: object, limit: int) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
+    if not cleaned:
+        raise QuestionError("the question is empty: type a question about the briefing")
+    if len(cleaned) > limit:
+        raise QuestionError(f"the question is {len(cleaned):,} characters long; the limit is {limit:,}")
+    return cleaned
+
+
+def _validate_history(history: object) -> list[dict]:
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise QuestionError("history must be a list of {'role', 'content'} messages")
+    messages = []
+    for message in history:
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise QuestionError("each history message must be a dict with role 'user' or 'assistant' and content")
+        content = message.get("content")
+        messages.append({"role": message["role"], "content": content if isinstance(content, str) else str(content or "")})
+    return messages
+
+
+class BriefBot:
+    """Question answering over the indexed briefings. Thread-safe: the local model is locked."""
+
+    def __init__(self, settings: Settings | None = None, progress=None):
+        self.settings = settings or Settings()
+        progress = progress or (lambda message: log.info(message))
+        progress("loading the embedding model…")
+        embed_model = load_embedding_model()
+        self.index: BriefingIndex = open_index(self.settings, embed_model=embed_model, progress=progress)
+        self.retriever = HybridRetriever(self.index, self.settings.top_k)
+        self.verifier = Verifier(embed_model, self.settings.support_threshold)
+        self.backend = make_backend(self.settings, embed_model, progress)
+        self.texts = {doc_id: briefing.text for doc_id, briefing in self.index.briefings.items()}
+
+    @property
+    def briefing(self):
+        """The default briefing (title, date, lede, sections, text)."""
+        return self.index.briefings[DEFAULT_BRIEFING.stem]
+
+    def ask(self, question: str) -> Answer:
+        return self.chat(question, [])
+
+    def chat(self, question: str, history: list[dict] | None = None) -> Answer:
+        answer = None
+        for item in self.stream(question, history):
+            if isinstance(item, Answer):
+                answer = item
+        return answer
+
+    def stream(self, question: str, history: list[dict] | None = None) -> Iterator[str | Answer]:
+        """Yield verified answer text as it is generated, then the final Answer."""
+        started = time.perf_counter()
+        question = _validate_question(question, self.settings.max_question_chars)
+        history = _validate_history(history)
+        standalone = self.backend.condense(history, question) if history else question
+
+        retrieval_started = time.perf_counter()
+        retrieval = self.retriever.retrieve(standalone)
+        timings = Timings(retrieve=time.perf_counter() - retrieval_started)
+        passages = retrieval.passages
+
+        kept: list[VerifiedSentence] = []
+        if passages and retrieval.best_dense_score >= self.settings.min_relevance:
+            title = self.index.briefings[passages[0].doc_id].title
+            raw = self.backend.stream_answer(standalone, passages, title)
+            for verified in verified_stream(raw, passages, self.verifier):
+                if verified is None:
+                    continue
+                if timings.first_token is None:
+                    timings.first_token = time.perf_counter() - started
+                yield (" " if kept else "") + verified.text
+                kept.append(verified)
+
+        if kept:
+            text = " ".join(v.text for v in kept)
+            citations = citations_for(kept, passages, self.texts)
+            refused = False
+        else:
+            text, citations = refusal(passages, self.texts)
+            refused = True
+            if timings.first_token is None:
+                timings.first_token = time.perf_counter() - started
+            yield text
+        timings.total = time.perf_counter() - started
+        yield Answer(text=text, refused=refused, citations=citations, standalone_question=standalone, timings=timings)

@@ -1,0 +1,153 @@
+"""The `briefbot` command: parses flags, calls the library, prints. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import typing
+from pathlib import Path
+
+from briefbot.settings import Settings
+
+
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    """Every Settings field is also a flag: --top-k 6 wins over BRIEFBOT_TOP_K=6, which wins over the default."""
+    group = parser.add_argument_group("settings (each also as BRIEFBOT_<NAME> env var)")
+    for name, field in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        annotation = field.annotation
+        choices = None
+        if typing.get_origin(annotation) is typing.Literal:
+            choices, kind = typing.get_args(annotation), str
+        else:
+            kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+            kind = kinds[0] if kinds[0] in (int, float, str, Path) else str
+        group.add_argument(
+            flag, dest=f"setting_{name}", type=kind, choices=choices, default=None, metavar=None if choices else name.upper(),
+            help=f"{field.description} (default: {field.default})",
+        )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    given = {k.removeprefix("setting_"): v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
+    return Settings(**given)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="briefbot",
+        description="Ask questions about a briefing; every answer cites exact, verified passages.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = commands.add_parser("index", help="build the index (rebuilt only when something changed); add .txt/.md briefings")
+    index.add_argument("files", nargs="*", type=Path, metavar="FILE", help="briefings to add (.txt or .md, UTF-8)")
+    index.add_argument("--reset", action="store_true", help="drop added briefings, keep only the default one")
+
+    ask = commands.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the Answer as one JSON object")
+
+    commands.add_parser("chat", help="chat in the terminal (follow-up questions work; empty line or Ctrl-D ends)")
+
+    for sub in commands.choices.values():
+        _settings_flags(sub)
+    return parser
+
+
+def _progress(message: str) -> None:
+    print(f"· {message}", file=sys.stderr, flush=True)
+
+
+def _print_citations(answer) -> None:
+    for c in answer.citations:
+        quote = c.quote if len(c.quote) <= 300 else c.quote[:297] + "…"
+        print(f"  [{c.n}] {c.section} (chars {c.start}–{c.end}): {quote}")
+
+
+def run_index(args, settings: Settings) -> int:
+    from briefbot.index import open_index
+
+    index = open_index(settings, add_files=tuple(args.files), reset=args.reset, progress=_progress)
+    manifest = index.manifest
+    print(f"index: {settings.index_dir} ({manifest['chunks']} chunks, chunking {manifest['chunking']})")
+    for source in manifest["sources"]:
+        print(f"  {source['doc_id']}: {source['title']} {source['date']} ({source['chars']:,} chars)")
+    return 0
+
+
+def run_ask(args, settings: Settings) -> int:
+    from briefbot import BriefBot
+
+    bot = BriefBot(settings, progress=_progress)
+    if args.json:
+        print(json.dumps(bot.ask(args.question).to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    answer = None
+    for item in bot.stream(args.question):
+        if isinstance(item, str):
+            print(item, end="", flush=True)
+        else:
+            answer = item
+    print()
+    _print_citations(answer)
+    return 0
+
+
+def run_chat(args, settings: Settings) -> int:
+    from briefbot import BriefBot
+    from briefbot.errors import BriefBotError
+
+    bot = BriefBot(settings, progress=_progress)
+    print(f"{bot.briefing.title} ({bot.briefing.date}). Ask a question; an empty line ends.")
+    history: list[dict] = []
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            return 0
+        answer = None
+        print("briefbot> ", end="", flush=True)
+        try:
+            for item in bot.stream(question, history):
+                if isinstance(item, str):
+                    print(item, end="", flush=True)
+                else:
+                    answer = item
+        except BriefBotError as exc:
+            print(f"\n{exc}")
+            continue
+        print()
+        if answer.standalone_question != question:
+            print(f"  (searched for: {answer.standalone_question})")
+        _print_citations(answer)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from briefbot.errors import BriefBotError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from(args)
+        return {"index": run_index, "ask": run_ask, "chat": run_chat}[args.command](args, settings)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"briefbot: invalid setting: {problems}", file=sys.stderr)
+        return 2
+    except BriefBotError as exc:
+        print(f"briefbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

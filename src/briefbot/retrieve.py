@@ -1,0 +1,65 @@
+"""Hybrid retrieval: BM25 and MiniLM dense search, fused by reciprocal rank (llama-index)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from briefbot.index import BriefingIndex
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk as the generator sees it: numbered [n] in the prompt."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    section: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    passages: list[Passage]
+    best_dense_score: float
+
+
+class HybridRetriever:
+    def __init__(self, index: BriefingIndex, top_k: int):
+        from llama_index.core import VectorStoreIndex
+        from llama_index.core.llms import MockLLM
+        from llama_index.core.retrievers import QueryFusionRetriever
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        candidates = max(top_k * 2, 8)
+        vector_index = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=index.embed_model)
+        self._dense = vector_index.as_retriever(similarity_top_k=candidates)
+        bm25 = BM25Retriever.from_defaults(nodes=index.nodes, similarity_top_k=min(candidates, len(index.nodes)))
+        # num_queries=1: no LLM query rewriting, so the MockLLM is never called; it only stops
+        # llama-index from resolving its default (OpenAI) LLM.
+        self._fusion = QueryFusionRetriever(
+            [self._dense, bm25], llm=MockLLM(), mode="reciprocal_rerank", num_queries=1, use_async=False, similarity_top_k=top_k
+        )
+
+    def retrieve(self, question: str) -> Retrieval:
+        # Fusion replaces scores by ranks, so the dense cosine that abstention needs is read separately.
+        dense = self._dense.retrieve(question)
+        fused = self._fusion.retrieve(question)
+        passages = [
+            Passage(
+                n=i,
+                chunk_id=hit.node.node_id,
+                doc_id=hit.node.metadata["doc_id"],
+                section=hit.node.metadata["section"],
+                start=hit.node.metadata["start"],
+                end=hit.node.metadata["end"],
+                text=hit.node.get_content(),
+                score=float(hit.score or 0.0),
+            )
+            for i, hit in enumerate(fused, start=1)
+        ]
+        best = max((float(hit.score or 0.0) for hit in dense), default=0.0)
+        return Retrieval(passages, best)

@@ -1,0 +1,48 @@
+"""One settings object for every surface: BRIEFBOT_* env vars, CLI flags and the API share it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_BRIEFING = PACKAGE_DIR / "data" / "russia-taliban-2017-04-25.txt"
+# In a source checkout the index lives at the repo root (`index/`); an installed copy uses the user data dir.
+_REPO_ROOT = PACKAGE_DIR.parent.parent
+DEFAULT_INDEX_DIR = (
+    _REPO_ROOT / "index" if (_REPO_ROOT / "pyproject.toml").exists() else Path(platformdirs.user_data_dir("briefbot")) / "index"
+)
+
+Backend = Literal["local", "openai", "extractive", "fake"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BRIEFBOT_", extra="forbid")
+
+    backend: Backend = Field("local", description="Answer generator: local GGUF, OpenAI-compatible server, extractive (no LLM), fake (tests)")
+    index_dir: Path = Field(DEFAULT_INDEX_DIR, description="Where the Chroma index, manifest and stored briefings live")
+    cache_dir: Path = Field(Path(platformdirs.user_cache_dir("briefbot")), description="Where the assembled GGUF model is cached")
+    model_path: Path | None = Field(None, description="A GGUF file to use instead of the assembled default model")
+    chroma_url: str | None = Field(None, description="Use a Chroma server (http://host:port) instead of the embedded store")
+
+    top_k: int = Field(4, ge=1, le=20, description="Passages given to the generator")
+    chunk_size: int = Field(128, ge=64, le=2048, description="Chunk size in tokens (sentence-aware)")
+    chunk_overlap: int = Field(0, ge=0, le=512, description="Chunk overlap in tokens")
+    min_relevance: float = Field(0.2, ge=-1.0, le=1.0, description="Refuse without generating when the best dense match is below this cosine")
+    support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Semantic support needed for an answer sentence (see verify.py)")
+
+    n_threads: int = Field(2, ge=1, le=256, description="CPU threads for the local model")
+    n_ctx: int = Field(4096, ge=512, le=32768, description="Context window of the local model")
+    max_tokens: int = Field(200, ge=16, le=2048, description="Longest generated answer, in tokens")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = deterministic)")
+    seed: int = Field(0, description="Sampling seed")
+
+    openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server for the openai backend")
+    openai_model: str = Field("qwen2.5-coder-1.5b-instruct", description="Model name sent to the OpenAI-compatible server")
+    openai_api_key: str = Field("not-needed", description="API key for the OpenAI-compatible server")
+
+    max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longer questions are rejected with a clear error")

@@ -1,0 +1,153 @@
+"""Citation verification and abstention: nothing reaches the user unless the briefing supports it.
+
+Hand-written because no library checks a generated sentence against the exact source span it cites.
+A sentence is supported by a passage when
+  1. every number and every capitalised name in it occurs in that passage (hard facts), and
+  2. it says what the passage says: the MiniLM cosine between the sentence and the passage's closest
+     sentence reaches `threshold`, or at least 60% of its content words occur in the passage.
+The supporting span is that closest sentence plus any sentence holding one of the facts: the
+citation's quote is exactly `briefing.text[start:end]` of that span.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from briefbot.briefing import sentence_spans
+from briefbot.retrieve import Passage
+
+CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][\w’'\-.]*\w|\b[A-Z]\b")
+_WORD = re.compile(r"[a-z0-9]+")
+# Capitalised only because they start a sentence or are ordinary English: not facts to check.
+_ORDINARY = frozenset(
+    """a an the this that these those it its in on at of for to from by with as and or but if
+    yes no not however also although while when where which who what why how there their they he she
+    his her we our you your i according after before during since despite both each all some many most
+    more any one two three four five six seven eight nine ten first second third briefing passage
+    passages answer question""".split()
+)
+_STOPWORDS = _ORDINARY | frozenset(
+    "is are was were be been being has have had do does did will would can could should may might must "
+    "than then so such very just only about into over under again further once here same other own".split()
+)
+REFUSAL_PATTERN = re.compile(
+    r"not in (the )?briefing|"
+    r"\b(does|do|did) not (mention|contain|state|say|specify|provide|include|give|discuss)|"
+    r"\b(no|not enough) information\b|\bnot (mentioned|stated|specified|provided|given)\b|"
+    r"\bcannot (be )?(answer|find|determine)|\bcan't (answer|find|determine)|\bunable to (answer|find|determine)",
+    re.IGNORECASE,
+)
+MIN_WORD_COVERAGE = 0.6
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    cited: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Support:
+    passage: int
+    start: int
+    end: int
+
+
+def split_answer(text: str) -> list[AnswerSentence]:
+    """Sentences of a generated answer with the [n] markers that follow them."""
+    sentences: list[AnswerSentence] = []
+    for start, end in sentence_spans(text):
+        piece = text[start:end]
+        cited = tuple(int(n) for group in CITATION.findall(piece) for n in re.split(r"[,;]", group))
+        plain = re.sub(r"\s+([.!?])", r"\1", CITATION.sub("", piece)).strip()
+        if not re.search(r"\w", plain) and sentences:
+            previous = sentences.pop()
+            sentences.append(AnswerSentence(previous.text, previous.cited + cited))
+        elif re.search(r"\w", plain):
+            sentences.append(AnswerSentence(plain, cited))
+    return sentences
+
+
+def is_refusal(sentence: str) -> bool:
+    return bool(REFUSAL_PATTERN.search(sentence))
+
+
+def numbers(text: str) -> set[str]:
+    return {match.replace(",", "") for match in _NUMBER.findall(text)}
+
+
+def names(text: str) -> set[str]:
+    return {match for match in _NAME.findall(text) if match.lower() not in _ORDINARY}
+
+
+def _normalise(text: str) -> str:
+    return text.lower().replace("’", "'").replace("–", "-").replace("—", "-")
+
+
+def _name_occurs(name: str, haystack: str) -> bool:
+    """'Russian' is supported by 'Russia', 'Afghan' by 'Afghanistan', 'Taliban's' by 'Taliban'."""
+    name = _normalise(name).removesuffix("'s")
+    variants = {name, name.rstrip("s"), name.removesuffix("n"), name.removesuffix("an"), name.removesuffix("ese")}
+    return any(len(v) >= 2 and v in haystack for v in variants)
+
+
+def content_words(text: str) -> set[str]:
+    return {w[:6] for w in _WORD.findall(_normalise(text)) if w not in _STOPWORDS}
+
+
+def missing_facts(sentence: str, passage_text: str) -> list[str]:
+    haystack = _normalise(passage_text)
+    missing = [n for n in numbers(sentence) if n not in numbers(passage_text)]
+    missing += [name for name in names(sentence) if not _name_occurs(name, haystack)]
+    return missing
+
+
+class Verifier:
+    def __init__(self, embed_model, threshold: float):
+        self.embed_model = embed_model
+        self.threshold = threshold
+        self._sentence_cache: dict[str, tuple[list[tuple[int, int]], object]] = {}
+
+    def _passage_sentences(self, passage: Passage):
+        """Sentence spans (absolute offsets) and their embeddings, cached per chunk."""
+        import numpy as np
+
+        if passage.chunk_id not in self._sentence_cache:
+            spans = [(passage.start + s, passage.start + e) for s, e in sentence_spans(passage.text)]
+            texts = [passage.text[s - passage.start : e - passage.start] for s, e in spans]
+            vectors = np.array(self.embed_model.get_text_embedding_batch(texts))
+            self._sentence_cache[passage.chunk_id] = (spans, vectors)
+        return self._sentence_cache[passage.chunk_id]
+
+    def support(self, sentence: AnswerSentence, passages: list[Passage]) -> Support | None:
+        """The passage supporting the sentence, preferring the ones it cites; None if none does."""
+        import numpy as np
+
+        by_number = {p.n: p for p in passages}
+        cited = [by_number[n] for n in dict.fromkeys(sentence.cited) if n in by_number]
+        others = [p for p in passages if p not in cited]
+        vector = np.array(self.embed_model.get_text_embedding(sentence.text))
+        words = content_words(sentence.text)
+        for passage in cited + others:
+            if missing_facts(sentence.text, passage.text):
+                continue
+            spans, vectors = self._passage_sentences(passage)
+            similarities = vectors @ vector
+            best = int(np.argmax(similarities))
+            coverage = len(words & content_words(passage.text)) / len(words) if words else 0.0
+            if similarities[best] < self.threshold and coverage < MIN_WORD_COVERAGE:
+                continue
+            chosen = {best}
+            facts = numbers(sentence.text) | {_normalise(n) for n in names(sentence.text)}
+            for i, (s, e) in enumerate(spans):
+                text = passage.text[s - passage.start : e - passage.start]
+                if numbers(sentence.text) & numbers(text) or any(_name_occurs(f, _normalise(text)) for f in facts if not f.isdigit()):
+                    if similarities[i] >= self.threshold * 0.8:
+                        chosen.add(i)
+            start = min(spans[i][0] for i in chosen)
+            end = max(spans[i][1] for i in chosen)
+            return Support(passage.n, start, end)
+        return None
