@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("chat", help="chat in the terminal (follow-up questions work; empty line or Ctrl-D ends)")
 
+    evaluate = commands.add_parser("eval", help="run the question set and score it (correctness, refusals, citations, recall@k)")
+    evaluate.add_argument("--dataset", type=Path, default=None, help="question set JSONL (default: eval/dataset.jsonl)")
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    evaluate.add_argument("--out", type=Path, default=Path("eval/runs/latest"), help="where samples.jsonl and summary.json go")
+
     for sub in commands.choices.values():
         _settings_flags(sub)
     return parser
@@ -128,6 +133,20 @@ def run_chat(args, settings: Settings) -> int:
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
+def run_eval(args, settings: Settings) -> int:
+    from briefbot import BriefBot
+    from briefbot import evaluate
+
+    samples = evaluate.load_dataset(args.dataset or evaluate.DEFAULT_DATASET)[: args.limit]
+    bot = BriefBot(settings, progress=_progress)
+    records = evaluate.run(bot, samples)
+    summary = evaluate.summarise(records)
+    evaluate.write_results(records, summary, args.out)
+    print(json.dumps(summary, indent=2))
+    print(f"results: {args.out}/samples.jsonl, {args.out}/summary.json")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
@@ -137,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_from(args)
-        return {"index": run_index, "ask": run_ask, "chat": run_chat}[args.command](args, settings)
+        return {"index": run_index, "ask": run_ask, "chat": run_chat, "eval": run_eval}[args.command](args, settings)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"briefbot: invalid setting: {problems}", file=sys.stderr)

@@ -57,18 +57,27 @@ class Support:
 
 
 def split_answer(text: str) -> list[AnswerSentence]:
-    """Sentences of a generated answer with the [n] markers that follow them."""
+    """Sentences of a generated answer with the [n] markers that follow them.
+
+    A marker the sentence splitter put at the start of the next sentence ("… 25,000. [2] It …")
+    still belongs to the sentence before it.
+    """
     sentences: list[AnswerSentence] = []
     for start, end in sentence_spans(text):
         piece = text[start:end]
-        cited = tuple(int(n) for group in CITATION.findall(piece) for n in re.split(r"[,;]", group))
-        plain = re.sub(r"\s+([.!?])", r"\1", CITATION.sub("", piece)).strip()
-        if not re.search(r"\w", plain) and sentences:
+        leading = re.match(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\][.!?]?)+", piece)
+        if leading and sentences:
             previous = sentences.pop()
-            sentences.append(AnswerSentence(previous.text, previous.cited + cited))
-        elif re.search(r"\w", plain):
-            sentences.append(AnswerSentence(plain, cited))
+            sentences.append(AnswerSentence(previous.text, previous.cited + _cited(leading.group())))
+            piece = piece[leading.end() :]
+        plain = re.sub(r"\s+([.!?])", r"\1", CITATION.sub("", piece)).strip()
+        if re.search(r"\w", plain):
+            sentences.append(AnswerSentence(plain, _cited(piece)))
     return sentences
+
+
+def _cited(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for group in CITATION.findall(text) for n in re.split(r"[,;]", group))
 
 
 def is_refusal(sentence: str) -> bool:
@@ -80,7 +89,18 @@ def numbers(text: str) -> set[str]:
 
 
 def names(text: str) -> set[str]:
-    return {match for match in _NAME.findall(text) if match.lower() not in _ORDINARY}
+    """Capitalised words, except ordinary words and a lone capitalised first word ('Today', 'Currently')."""
+    found = set()
+    for match in _NAME.finditer(text):
+        word = match.group()
+        if word.lower() in _ORDINARY:
+            continue
+        is_first = not text[: match.start()].strip()
+        next_word = text[match.end() :].split(maxsplit=1)
+        if is_first and not word.isupper() and not (next_word and next_word[0][:1].isupper()):
+            continue
+        found.add(word)
+    return found
 
 
 def _normalise(text: str) -> str:
@@ -98,11 +118,18 @@ def content_words(text: str) -> set[str]:
     return {w[:6] for w in _WORD.findall(_normalise(text)) if w not in _STOPWORDS}
 
 
+def facts(sentence: str) -> list[str]:
+    return sorted(numbers(sentence)) + sorted(names(sentence))
+
+
+def fact_in(fact: str, text: str) -> bool:
+    if fact[0].isdigit():
+        return fact in numbers(text)
+    return _name_occurs(fact, _normalise(text))
+
+
 def missing_facts(sentence: str, passage_text: str) -> list[str]:
-    haystack = _normalise(passage_text)
-    missing = [n for n in numbers(sentence) if n not in numbers(passage_text)]
-    missing += [name for name in names(sentence) if not _name_occurs(name, haystack)]
-    return missing
+    return [fact for fact in facts(sentence) if not fact_in(fact, passage_text)]
 
 
 class Verifier:
@@ -141,12 +168,14 @@ class Verifier:
             if similarities[best] < self.threshold and coverage < MIN_WORD_COVERAGE:
                 continue
             chosen = {best}
-            facts = numbers(sentence.text) | {_normalise(n) for n in names(sentence.text)}
-            for i, (s, e) in enumerate(spans):
-                text = passage.text[s - passage.start : e - passage.start]
-                if numbers(sentence.text) & numbers(text) or any(_name_occurs(f, _normalise(text)) for f in facts if not f.isdigit()):
-                    if similarities[i] >= self.threshold * 0.8:
-                        chosen.add(i)
+            texts = [passage.text[s - passage.start : e - passage.start] for s, e in spans]
+            # The closest sentence, plus the closest one holding each fact it lacks.
+            for fact in facts(sentence.text):
+                if any(fact_in(fact, texts[i]) for i in chosen):
+                    continue
+                holders = [i for i, text in enumerate(texts) if fact_in(fact, text)]
+                if holders:
+                    chosen.add(max(holders, key=lambda i: similarities[i]))
             start = min(spans[i][0] for i in chosen)
             end = max(spans[i][1] for i in chosen)
             return Support(passage.n, start, end)

@@ -1,7 +1,7 @@
 """A deterministic stand-in LLM (backend `fake`): the real code path offline, in milliseconds.
 
-Without a script it answers like a careful extractive model: the first sentence of the passage
-that shares most words with the question, cited, or the refusal when nothing overlaps. With
+Without a script it answers like a careful extractive model: the passage sentence that shares
+most words with the question, cited, or the refusal when nothing overlaps. With
 `replies`, it returns those texts in order, so tests can feed exact model outputs to verification.
 """
 
@@ -36,15 +36,16 @@ class FakeLLM(CustomLLM):
         if self.replies:
             return self.replies.pop(0)
         question = _words(re.search(r"Question: (.*)", prompt).group(1))
-        best, best_overlap = None, 0
-        for number, text in re.findall(r"^\[(\d+)\] \([^)]*\) (.*)$", prompt, re.MULTILINE):
-            overlap = len(question & _words(text))
-            if overlap > best_overlap:
-                best, best_overlap = (number, text), overlap
+        best, best_overlap = None, 0.0
+        for number, text in re.findall(r"^\[(\d+)\] \([^)]*\) (.*?)(?=^\[\d+\] \(|^Question:)", prompt, re.MULTILINE | re.DOTALL):
+            for sentence in re.findall(r".+?[.!?](?=\s|$)", text):
+                words = _words(sentence)
+                overlap = len(question & words) / (1 + len(words)) ** 0.5
+                if overlap > best_overlap:
+                    best, best_overlap = (number, sentence), overlap
         if best is None:
             return "NOT IN BRIEFING"
-        first_sentence = re.match(r".+?[.!?](?=\s|$)", best[1])
-        return f"{(first_sentence.group() if first_sentence else best[1]).rstrip('.')} [{best[0]}]."
+        return f"{best[1].rstrip('.')} [{best[0]}]."
 
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         return CompletionResponse(text=self._reply(prompt))

@@ -6,6 +6,7 @@ is given and hides the llama.cpp handle we need for a process-wide lock and pref
 
 from __future__ import annotations
 
+import atexit
 import threading
 from pathlib import Path
 from typing import Any, Sequence
@@ -56,6 +57,8 @@ class LocalLLM(CustomLLM):
             )
         except Exception as exc:
             raise ModelError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
+        # Freed before interpreter teardown; llama.cpp's own __del__ fails once modules are gone.
+        atexit.register(self._llama.close)
 
     @property
     def metadata(self) -> LLMMetadata:

@@ -1,0 +1,88 @@
+import json
+
+import pytest
+
+from briefbot import Answer
+from briefbot.errors import QuestionError
+
+
+def test_answer_cites_exact_spans(fake_bot):
+    answer = fake_bot.ask("How many Tajik border guards are on patrol now?")
+    assert not answer.refused
+    assert "16,000" in answer.text
+    assert answer.citations
+    for citation in answer.citations:
+        assert fake_bot.briefing.text[citation.start : citation.end] == citation.quote
+        assert f"[{citation.n}]" in answer.text
+    assert answer.timings.total >= answer.timings.first_token >= answer.timings.retrieve > 0
+
+
+def test_hallucinated_sentence_is_removed_and_the_rest_kept(fake_bot, fake_llm):
+    fake_llm.replies.append(
+        "Currently there are 16,000 Tajik border guards on patrol [1]. "
+        "Their commander is General Ivanov, appointed in 2011 [1]."
+    )
+    answer = fake_bot.ask("How many Tajik border guards are on patrol now?")
+    assert "16,000" in answer.text
+    assert "Ivanov" not in answer.text and "2011" not in answer.text
+
+
+def test_entirely_unsupported_answer_becomes_a_refusal(fake_bot, fake_llm):
+    fake_llm.replies.append("Base No.201 holds 7,000 soldiers [2].")
+    answer = fake_bot.ask("How many soldiers are stationed at base No.201?")
+    assert answer.refused
+    assert "7,000" not in answer.text
+    assert "does not answer" in answer.text
+    assert 1 <= len(answer.citations) <= 3
+
+
+def test_model_refusal_lists_the_closest_passages(fake_bot, fake_llm):
+    fake_llm.replies.append("NOT IN BRIEFING")
+    answer = fake_bot.ask("What is Tajikistan's population?")
+    assert answer.refused
+    for citation in answer.citations:
+        assert fake_bot.briefing.text[citation.start : citation.end] == citation.quote
+        assert f"[{citation.n}]" in answer.text
+
+
+def test_off_topic_question_is_refused_without_generation(fake_bot, fake_llm):
+    fake_llm.replies.append("Bake at 220 degrees for 40 minutes [1].")
+    answer = fake_bot.ask("How do I bake sourdough bread?")
+    assert answer.refused
+    assert "220" not in answer.text
+
+
+def test_follow_up_is_condensed_and_reported(fake_bot):
+    history = [
+        {"role": "user", "content": "Where is the Russian air base in Kyrgyzstan?"},
+        {"role": "assistant", "content": "It is in Kant, near Bishkek [1]."},
+    ]
+    answer = fake_bot.chat("When was it set up?", history)
+    assert answer.standalone_question != "When was it set up?"
+    assert "Kyrgyzstan" in answer.standalone_question
+
+
+def test_stream_yields_text_then_the_answer(fake_bot):
+    items = list(fake_bot.stream("What did the US military drop in Afghanistan?"))
+    assert all(isinstance(item, str) for item in items[:-1])
+    assert isinstance(items[-1], Answer)
+    assert "".join(items[:-1]) == items[-1].text
+
+
+def test_answer_serialises_with_the_documented_fields(fake_bot):
+    data = json.loads(json.dumps(fake_bot.ask("Who is the president of Tajikistan?").to_dict()))
+    assert set(data) == {"text", "refused", "citations", "standalone_question", "timings"}
+    assert set(data["timings"]) == {"retrieve", "first_token", "total"}
+    for citation in data["citations"]:
+        assert set(citation) == {"n", "chunk_id", "section", "start", "end", "quote"}
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "\x00\x01", "x" * 2001, None, 42])
+def test_bad_questions_get_clear_errors(fake_bot, question):
+    with pytest.raises(QuestionError):
+        fake_bot.ask(question)
+
+
+def test_bad_history_gets_a_clear_error(fake_bot):
+    with pytest.raises(QuestionError):
+        fake_bot.chat("And then?", [{"speaker": "me"}])
