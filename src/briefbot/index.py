@@ -3,7 +3,7 @@
 Layout of `index_dir`:
     live/manifest.json   what the index was built from (source hashes, embedding model, chunking)
     live/docs/<id>.txt   the cleaned text of every briefing; all offsets point into these
-    live/chroma/         the embedded Chroma store (absent when BRIEFBOT_CHROMA_URL names a server)
+    live/chroma-<build>/ the embedded Chroma store (unused when BRIEFBOT_CHROMA_URL names a server)
 A rebuild happens in a staging directory and is swapped in under a file lock, so a failed build
 leaves the last good index in place and a reader never sees a half-written one.
 """
@@ -188,7 +188,7 @@ def _try_open(live: Path, fingerprint: str, settings: Settings, embed_model) -> 
         if manifest.get("fingerprint") != fingerprint:
             return None
         briefings = _stored_briefings(live)
-        client = chroma_client(settings, live / "chroma")
+        client = chroma_client(settings, live / manifest["chroma_dir"])
         collection = client.get_collection(manifest["collection"])
         stored = collection.get(include=["documents", "metadatas"])
         if len(stored["ids"]) != manifest["chunks"]:
@@ -250,7 +250,10 @@ def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, se
             (staging / "docs" / f"{briefing.doc_id}.txt").write_text(briefing.text, encoding="utf-8")
         nodes = _nodes_for(briefings, settings)
         collection_name = f"briefbot-{fingerprint[:16]}"
-        client = chroma_client(settings, staging / "chroma")
+        # A fresh directory name per build: Chroma caches one client per path for the whole process,
+        # so reusing a path after the swap would hand back the retired store.
+        chroma_dir = f"chroma-{staging.name.removeprefix('.staging-')}"
+        client = chroma_client(settings, staging / chroma_dir)
         if settings.chroma_url:
             try:
                 client.delete_collection(collection_name)
@@ -271,10 +274,11 @@ def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, se
                 for b in briefings.values()
             ],
             "chroma": settings.chroma_url or "embedded",
+            "chroma_dir": chroma_dir,
             "build_seconds": round(time.perf_counter() - started, 3),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        del client, collection, storage
+        client.close()
     except Exception as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, (IndexBuildError, BriefingError)):
@@ -288,7 +292,7 @@ def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, se
     shutil.rmtree(retired, ignore_errors=True)
     if settings.chroma_url and old_manifest.get("collection") not in (None, manifest["collection"]):
         try:
-            chroma_client(settings, live / "chroma").delete_collection(old_manifest["collection"])
+            chroma_client(settings, live).delete_collection(old_manifest["collection"])
         except Exception:
             pass  # The old collection is already gone; nothing to clean.
     progress(f"index built: {len(nodes)} chunks in {manifest['build_seconds']:.1f} s")
