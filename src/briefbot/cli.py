@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions")
     evaluate.add_argument("--out", type=Path, default=Path("eval/runs/latest"), help="where samples.jsonl and summary.json go")
 
+    serve = commands.add_parser("serve", help="web chat for staff, with clickable citations (http://127.0.0.1:7860)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    serve.add_argument(
+        "--insecure-no-auth", action="store_true",
+        help="allow a non-loopback --host without BRIEFBOT_AUTH=user:password (trusted networks only)",
+    )
+
     for sub in commands.choices.values():
         _settings_flags(sub)
     return parser
@@ -147,6 +155,13 @@ def run_eval(args, settings: Settings) -> int:
     return 0
 
 
+def run_serve(args, settings: Settings) -> int:
+    from briefbot.web import serve
+
+    serve(settings, host=args.host, port=args.port, insecure_no_auth=args.insecure_no_auth, progress=_progress)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
@@ -156,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_from(args)
-        return {"index": run_index, "ask": run_ask, "chat": run_chat, "eval": run_eval}[args.command](args, settings)
+        return {"index": run_index, "ask": run_ask, "chat": run_chat, "eval": run_eval, "serve": run_serve}[args.command](args, settings)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"briefbot: invalid setting: {problems}", file=sys.stderr)
