@@ -1,0 +1,48 @@
+"""The real stack end to end: Chroma on disk, MiniLM, and real GGUF models through llama.cpp."""
+
+import pytest
+
+from briefbot import BriefBot, Settings
+from briefbot.models import tiny_model_path
+
+pytestmark = pytest.mark.real
+
+
+@pytest.fixture(scope="module")
+def qwen_bot(index_dir):
+    return BriefBot(Settings(backend="local", index_dir=index_dir))
+
+
+def test_default_model_answers_with_an_exact_citation(qwen_bot):
+    answer = qwen_bot.ask("How many Tajik border guards are on patrol today?")
+    assert not answer.refused
+    assert "16,000" in answer.text
+    assert any("16,000" in c.quote for c in answer.citations)
+    for citation in answer.citations:
+        assert qwen_bot.briefing.text[citation.start : citation.end] == citation.quote
+
+
+def test_default_model_refuses_general_knowledge(qwen_bot):
+    answer = qwen_bot.ask("What is the boiling point of water at sea level?")
+    assert answer.refused
+    assert "100" not in answer.text
+
+
+def test_default_model_condenses_a_follow_up(qwen_bot):
+    history = [
+        {"role": "user", "content": "Where is the Russian air base in Kyrgyzstan?"},
+        {"role": "assistant", "content": "It is in Kant, near Bishkek [1]."},
+    ]
+    answer = qwen_bot.chat("When was it set up?", history)
+    assert "base" in answer.standalone_question.lower() or "kant" in answer.standalone_question.lower()
+    assert not answer.refused
+    assert "1999" in answer.text
+
+
+def test_tiny_gguf_runs_through_the_local_backend(index_dir):
+    """SmolLM2-135M hallucinates freely: this checks plumbing, and that verification still holds."""
+    bot = BriefBot(Settings(backend="local", model_path=tiny_model_path(), index_dir=index_dir, max_tokens=48))
+    answer = bot.ask("Which bomb did the US drop in Nangarhar?")
+    for citation in answer.citations:
+        assert bot.briefing.text[citation.start : citation.end] == citation.quote
+    assert answer.timings.total > 0
