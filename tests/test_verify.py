@@ -40,9 +40,9 @@ def test_refusal_phrases_are_recognised(sentence):
 def test_a_paraphrase_is_supported_and_its_span_is_the_supporting_sentence(fake_bot):
     verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
     p = passage(1, GUARDS)
-    support = verifier.support(AnswerSentence("Today 16,000 Tajik border guards patrol the border.", (1,)), [p])
-    assert support is not None and support.passage == 1
-    assert GUARDS[support.start - p.start : support.end - p.start] == "Currently, the number of Tajik border guards on patrol is 16,000."
+    spans = verifier.support(AnswerSentence("Today 16,000 Tajik border guards patrol the border.", (1,)), [p])
+    assert spans is not None and [s.passage for s in spans] == [1]
+    assert GUARDS[spans[0].start - p.start : spans[0].end - p.start] == "Currently, the number of Tajik border guards on patrol is 16,000."
 
 
 def test_swapped_numbers_and_unrelated_claims_are_unsupported(fake_bot):
@@ -56,5 +56,23 @@ def test_swapped_numbers_and_unrelated_claims_are_unsupported(fake_bot):
 def test_a_wrong_or_unretrieved_citation_is_moved_to_the_supporting_passage(fake_bot):
     verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
     passages = [passage(1, GUARDS), passage(2, BOMB, start=5000)]
-    assert verifier.support(AnswerSentence("The US military dropped a GBU-43.", (1,)), passages).passage == 2
-    assert verifier.support(AnswerSentence("The US military dropped a GBU-43.", (7,)), passages).passage == 2
+    assert verifier.support(AnswerSentence("The US military dropped a GBU-43.", (1,)), passages)[0].passage == 2
+    assert verifier.support(AnswerSentence("The US military dropped a GBU-43.", (7,)), passages)[0].passage == 2
+
+
+def test_a_sentence_joining_two_chunks_cites_both(fake_bot):
+    verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
+    strike = "This was targeting IS positions in Nangarhar, which, according to the US military, destroyed a total of 36 IS fighters."
+    passages = [passage(1, BOMB, start=5000), passage(2, strike, start=5200)]
+    spans = verifier.support(AnswerSentence("The US military dropped a GBU-43 on IS in Nangarhar, killing 36 fighters.", (1,)), passages)
+    assert spans is not None and {s.passage for s in spans} == {1, 2}
+
+
+def test_names_may_come_from_the_question_but_numbers_may_not(fake_bot):
+    verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
+    invited = passage(1, "The Kremlin invited the United States to take part, but the Americans rejected the invitation.")
+    no = AnswerSentence("No, Washington rejected the Kremlin's invitation.", (1,))
+    assert verifier.support(no, [invited], "Did Washington accept the Kremlin's invitation?") is not None
+    assert verifier.support(no, [invited], "Did the US accept?") is None
+    guards = passage(2, GUARDS)
+    assert verifier.support(AnswerSentence("Yes, 20,000 Tajik guards patrol.", (2,)), [guards], "Do 20,000 Tajik guards patrol?") is None

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from briefbot.backends import REFUSAL
 from briefbot.retrieve import Passage
-from briefbot.verify import AnswerSentence, Support, Verifier, is_refusal, split_answer
+from briefbot.verify import AnswerSentence, Span, Verifier, is_refusal, split_answer
 
 CLOSEST_PASSAGES_ON_REFUSAL = 3
 
@@ -46,10 +46,12 @@ class Answer:
 @dataclass
 class VerifiedSentence:
     text: str
-    support: Support
+    spans: tuple[Span, ...]
 
 
-def verified_stream(raw: Iterator[str], passages: list[Passage], verifier: Verifier) -> Iterator[VerifiedSentence | None]:
+def verified_stream(
+    raw: Iterator[str], passages: list[Passage], verifier: Verifier, question: str = ""
+) -> Iterator[VerifiedSentence | None]:
     """Turn streamed model text into supported sentences, each yielded once it is complete.
 
     Yields None for a sentence that was dropped (unsupported or a refusal), so callers can tell
@@ -61,22 +63,23 @@ def verified_stream(raw: Iterator[str], passages: list[Passage], verifier: Verif
         sentences = split_answer(buffer)
         # The last sentence may still grow (or gain a trailing [n]) until another one starts.
         while len(sentences) - 1 > done:
-            yield _check(sentences[done], passages, verifier)
+            yield _check(sentences[done], passages, verifier, question)
             done += 1
     for sentence in split_answer(buffer)[done:]:
-        yield _check(sentence, passages, verifier)
+        yield _check(sentence, passages, verifier, question)
 
 
-def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier) -> VerifiedSentence | None:
+def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier, question: str) -> VerifiedSentence | None:
     if REFUSAL.lower() in sentence.text.lower() or is_refusal(sentence.text):
         return None
-    support = verifier.support(sentence, passages)
-    if support is None:
+    spans = verifier.support(sentence, passages, question)
+    if spans is None:
         return None
     text = sentence.text
     ending = text[-1] if text[-1] in ".!?" else ""
     body = text[:-1] if ending else text
-    return VerifiedSentence(f"{body} [{support.passage}]{ending or '.'}", support)
+    markers = "".join(f"[{n}]" for n in dict.fromkeys(span.passage for span in spans))
+    return VerifiedSentence(f"{body} {markers}{ending or '.'}", spans)
 
 
 def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], texts: dict[str, str]) -> list[Citation]:
@@ -84,9 +87,9 @@ def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], te
     by_number = {p.n: p for p in passages}
     spans: dict[int, tuple[int, int]] = {}
     for sentence in sentences:
-        s = sentence.support
-        start, end = spans.get(s.passage, (s.start, s.end))
-        spans[s.passage] = (min(start, s.start), max(end, s.end))
+        for s in sentence.spans:
+            start, end = spans.get(s.passage, (s.start, s.end))
+            spans[s.passage] = (min(start, s.start), max(end, s.end))
     citations = []
     for n in sorted(spans):
         passage = by_number[n]

@@ -85,9 +85,8 @@ class BriefBot:
 
         kept: list[VerifiedSentence] = []
         if passages and retrieval.best_dense_score >= self.settings.min_relevance:
-            title = self.index.briefings[passages[0].doc_id].title
-            raw = self.backend.stream_answer(standalone, passages, title)
-            for verified in verified_stream(raw, passages, self.verifier):
+            raw = self.backend.stream_answer(standalone, passages)
+            for verified in verified_stream(raw, passages, self.verifier, standalone):
                 if verified is None:
                     continue
                 if timings.first_token is None:

@@ -51,10 +51,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("chat", help="chat in the terminal (follow-up questions work; empty line or Ctrl-D ends)")
 
-    evaluate = commands.add_parser("eval", help="run the question set and score it (correctness, refusals, citations, recall@k)")
+    evaluate = commands.add_parser(
+        "eval",
+        help="run the question set and score it: LLM-free metrics, and with --judge faithfulness and answer relevancy (ragas)",
+    )
     evaluate.add_argument("--dataset", type=Path, default=None, help="question set JSONL (default: eval/dataset.jsonl)")
-    evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    evaluate.add_argument("--out", type=Path, default=Path("eval/runs/latest"), help="where samples.jsonl and summary.json go")
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions (0: none, e.g. with --calibrate-judge)")
+    evaluate.add_argument(
+        "--out", type=Path, default=Path("eval/runs/latest"),
+        help="where samples.jsonl, summary.json, judge_calls.jsonl, report.md/.html and plots/ go",
+    )
+    evaluate.add_argument(
+        "--systems", default=None, metavar="LIST",
+        help="comma-separated systems side by side: briefbot-local, briefbot-extractive, briefbot-openai, briefbot-fake, baseline "
+        "(naive llama-index RAG on the same model) (default: briefbot-<backend>)",
+    )
+    evaluate.add_argument(
+        "--judge", choices=("local", "openai", "stub", "none"), default="none",
+        help="LLM judge: local GGUF via llama.cpp, an OpenAI-compatible server, a deterministic stub (CI), none (default: none)",
+    )
+    evaluate.add_argument(
+        "--judge-metrics", default="faithfulness,answer_relevancy", metavar="LIST",
+        help="judged metrics, comma-separated from faithfulness, answer_relevancy, context_precision, context_recall "
+        "(default: faithfulness,answer_relevancy; context precision/recall are always scored LLM-free on the reference spans)",
+    )
+    evaluate.add_argument("--judge-cache", type=Path, default=None, help="judge output cache (default: <cache-dir>/judge)")
+    evaluate.add_argument("--judge-model-path", type=Path, default=None, help="GGUF for the local judge (default: the model of --model-path, else the default Qwen)")
+    evaluate.add_argument("--judge-base-url", default=None, help="OpenAI-compatible judge server (default: BRIEFBOT_JUDGE_BASE_URL, else --openai-base-url)")
+    evaluate.add_argument("--judge-model", default=None, help="model name on the judge server (default: BRIEFBOT_JUDGE_MODEL, else --openai-model)")
+    evaluate.add_argument("--judge-api-key", default=None, help="judge server API key (default: BRIEFBOT_JUDGE_API_KEY, else --openai-api-key)")
+    evaluate.add_argument(
+        "--calibrate-judge", action="store_true",
+        help="also score the judge on hand-labelled statement/passage pairs (balanced accuracy; faithfulness is flagged below 0.75)",
+    )
+    evaluate.add_argument("--calibration", type=Path, default=None, help="calibration pairs JSONL (default: eval/judge_calibration.jsonl)")
+    evaluate.add_argument("--calibration-limit", type=int, default=None, help="only the first N calibration pairs")
 
     serve = commands.add_parser("serve", help="web chat for staff, with clickable citations (http://127.0.0.1:7860)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1, this machine only)")
@@ -142,16 +173,46 @@ def run_chat(args, settings: Settings) -> int:
 
 
 def run_eval(args, settings: Settings) -> int:
-    from briefbot import BriefBot
     from briefbot import evaluate
 
-    samples = evaluate.load_dataset(args.dataset or evaluate.DEFAULT_DATASET)[: args.limit]
-    bot = BriefBot(settings, progress=_progress)
-    records = evaluate.run(bot, samples)
-    summary = evaluate.summarise(records)
-    evaluate.write_results(records, summary, args.out)
-    print(json.dumps(summary, indent=2))
-    print(f"results: {args.out}/samples.jsonl, {args.out}/summary.json")
+    systems = [s.strip() for s in (args.systems or f"briefbot-{settings.backend}").split(",") if s.strip()]
+    judge_options = {}
+    if args.judge == "local" and args.judge_model_path:
+        judge_options["model_path"] = args.judge_model_path
+    if args.judge == "openai":
+        judge_options.update(base_url=args.judge_base_url, model=args.judge_model, api_key=args.judge_api_key)
+    try:
+        _, summary = evaluate.run_suite(
+            settings,
+            systems,
+            judge_kind=args.judge,
+            dataset=args.dataset or evaluate.DEFAULT_DATASET,
+            limit=args.limit,
+            out_dir=args.out,
+            judge_metrics=[m.strip() for m in args.judge_metrics.split(",") if m.strip()],
+            judge_cache=args.judge_cache,
+            judge_options=judge_options,
+            calibrate=args.calibrate_judge,
+            calibration_path=args.calibration,
+            calibration_limit=args.calibration_limit,
+            progress=_progress,
+        )
+    except ValueError as exc:
+        print(f"briefbot: {exc}", file=sys.stderr)
+        return 2
+    for name, system in summary["systems"].items():
+        print(f"{name}:")
+        for key, stats in system["metrics"].items():
+            if stats["n"] or stats["failed"]:
+                failed = f", failed {stats['failed']} ({stats['failure_rate']:.1%})" if key in evaluate.JUDGED_KEYS else ""
+                print(f"  {key:<26} {stats['mean']!s:<8} n={stats['n']}{failed}")
+    if summary["calibration"]:
+        c = summary["calibration"]
+        print(f"judge calibration: balanced accuracy {c['balanced_accuracy']} on {c['pairs']} pairs ({c['failures']} failures)")
+    trust = summary["faithfulness_trust"]
+    if trust["status"] in ("untrustworthy", "uncalibrated"):
+        print(f"faithfulness: {trust['status'].upper()} (threshold {trust['threshold']})")
+    print(f"results: {args.out}/summary.json, samples.jsonl, report.md, report.html")
     return 0
 
 

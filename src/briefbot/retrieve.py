@@ -35,6 +35,9 @@ class HybridRetriever:
         from llama_index.retrievers.bm25 import BM25Retriever
 
         candidates = max(top_k * 2, 8)
+        self._front_matter = {}
+        for node in sorted(index.nodes, key=lambda node: node.metadata["start"], reverse=True):
+            self._front_matter[node.metadata["doc_id"]] = node
         vector_index = VectorStoreIndex.from_vector_store(index.vector_store, embed_model=index.embed_model)
         self._dense = vector_index.as_retriever(similarity_top_k=candidates)
         bm25 = BM25Retriever.from_defaults(nodes=index.nodes, similarity_top_k=min(candidates, len(index.nodes)))
@@ -47,19 +50,25 @@ class HybridRetriever:
     def retrieve(self, question: str) -> Retrieval:
         # Fusion replaces scores by ranks, so the dense cosine that abstention needs is read separately.
         dense = self._dense.retrieve(question)
-        fused = self._fusion.retrieve(question)
+        fused = [(hit.node, float(hit.score or 0.0)) for hit in self._fusion.retrieve(question)]
+        best = max((float(hit.score or 0.0) for hit in dense), default=0.0)
+        if not fused:
+            return Retrieval([], best)
+        # The briefing's opening chunk (date, title, lede) always comes first: questions about the
+        # briefing itself need it, and a fixed first passage keeps the prompt prefix cacheable.
+        front = self._front_matter[fused[0][0].metadata["doc_id"]]
+        ranked = [(front, 0.0)] + [(node, score) for node, score in fused if node.node_id != front.node_id]
         passages = [
             Passage(
                 n=i,
-                chunk_id=hit.node.node_id,
-                doc_id=hit.node.metadata["doc_id"],
-                section=hit.node.metadata["section"],
-                start=hit.node.metadata["start"],
-                end=hit.node.metadata["end"],
-                text=hit.node.get_content(),
-                score=float(hit.score or 0.0),
+                chunk_id=node.node_id,
+                doc_id=node.metadata["doc_id"],
+                section=node.metadata["section"],
+                start=node.metadata["start"],
+                end=node.metadata["end"],
+                text=node.get_content(),
+                score=score,
             )
-            for i, hit in enumerate(fused, start=1)
+            for i, (node, score) in enumerate(ranked, start=1)
         ]
-        best = max((float(hit.score or 0.0) for hit in dense), default=0.0)
         return Retrieval(passages, best)

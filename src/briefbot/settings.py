@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(None, description="A GGUF file to use instead of the assembled default model")
     chroma_url: str | None = Field(None, description="Use a Chroma server (http://host:port) instead of the embedded store")
 
-    top_k: int = Field(4, ge=1, le=20, description="Passages given to the generator")
-    chunk_size: int = Field(128, ge=64, le=2048, description="Chunk size in tokens (sentence-aware)")
+    top_k: int = Field(6, ge=1, le=20, description="Retrieved passages given to the generator (plus the briefing's front matter)")
+    chunk_size: int = Field(64, ge=32, le=2048, description="Chunk size in tokens (whole sentences; a longer sentence is its own chunk)")
     chunk_overlap: int = Field(0, ge=0, le=512, description="Chunk overlap in tokens")
     min_relevance: float = Field(0.2, ge=-1.0, le=1.0, description="Refuse without generating when the best dense match is below this cosine")
     support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Semantic support needed for an answer sentence (see verify.py)")

@@ -1,8 +1,9 @@
 """Citation verification and abstention: nothing reaches the user unless the briefing supports it.
 
 Hand-written because no library checks a generated sentence against the exact source span it cites.
-A sentence is supported by a passage when
-  1. every number and every capitalised name in it occurs in that passage (hard facts), and
+A sentence is supported when
+  1. every number in it occurs in the passage that supports it, and every capitalised name occurs
+     in the retrieved passages or the question (hard facts), and
   2. it says what the passage says: the MiniLM cosine between the sentence and the passage's closest
      sentence reaches `threshold`, or at least 60% of its content words occur in the passage.
 The supporting span is that closest sentence plus any sentence holding one of the facts: the
@@ -50,7 +51,9 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
-class Support:
+class Span:
+    """The part of passage `passage` that supports a sentence: absolute offsets into its briefing."""
+
     passage: int
     start: int
     end: int
@@ -149,34 +152,61 @@ class Verifier:
             self._sentence_cache[passage.chunk_id] = (spans, vectors)
         return self._sentence_cache[passage.chunk_id]
 
-    def support(self, sentence: AnswerSentence, passages: list[Passage]) -> Support | None:
-        """The passage supporting the sentence, preferring the ones it cites; None if none does."""
+    def support(self, sentence: AnswerSentence, passages: list[Passage], question: str = "") -> tuple[Span, ...] | None:
+        """Spans supporting the sentence, preferring the passages it cites; None if unsupported.
+
+        Names may come from any retrieved passage or the question (an answer may restate who is
+        asked about); every number must stand in a supporting passage itself.
+        """
         import numpy as np
 
+        context = " ".join(p.text for p in passages) + " " + question
+        if any(not fact_in(name, context) for name in names(sentence.text)):
+            return None
         by_number = {p.n: p for p in passages}
         cited = [by_number[n] for n in dict.fromkeys(sentence.cited) if n in by_number]
-        others = [p for p in passages if p not in cited]
+        ordered = cited + [p for p in passages if p not in cited]
         vector = np.array(self.embed_model.get_text_embedding(sentence.text))
-        words = content_words(sentence.text)
-        for passage in cited + others:
-            if missing_facts(sentence.text, passage.text):
+        needed = numbers(sentence.text)
+        for passage in ordered:
+            if needed <= numbers(passage.text):
+                span = self._closest_span(sentence.text, vector, passage, needed)
+                if span is not None:
+                    return (span,)
+        # A sentence may join facts from neighbouring chunks: the closest passage carries its meaning,
+        # and each number it lacks is cited where it stands.
+        best = max(ordered, key=lambda p: float(np.max(self._passage_sentences(p)[1] @ vector)), default=None)
+        if best is None or not needed <= numbers(context):
+            return None
+        main = self._closest_span(sentence.text, vector, best, needed & numbers(best.text))
+        if main is None:
+            return None
+        spans = [main]
+        for number in sorted(needed - numbers(best.text)):
+            holder = next((p for p in ordered if number in numbers(p.text)), None)
+            if holder is None:
+                return None
+            spans.append(self._closest_span(sentence.text, vector, holder, {number}, require_similarity=False))
+        return tuple(spans)
+
+    def _closest_span(self, sentence: str, vector, passage: Passage, facts_here: set[str], require_similarity: bool = True) -> Span | None:
+        """The passage sentence closest in meaning, plus the closest one holding each fact it lacks."""
+        import numpy as np
+
+        spans, vectors = self._passage_sentences(passage)
+        similarities = vectors @ vector
+        best = int(np.argmax(similarities))
+        words = content_words(sentence)
+        coverage = len(words & content_words(passage.text)) / len(words) if words else 0.0
+        if require_similarity and similarities[best] < self.threshold and coverage < MIN_WORD_COVERAGE:
+            return None
+        texts = [passage.text[s - passage.start : e - passage.start] for s, e in spans]
+        chosen = {best}
+        wanted = facts_here | {name for name in names(sentence) if fact_in(name, passage.text)}
+        for fact in sorted(wanted):
+            if any(fact_in(fact, texts[i]) for i in chosen):
                 continue
-            spans, vectors = self._passage_sentences(passage)
-            similarities = vectors @ vector
-            best = int(np.argmax(similarities))
-            coverage = len(words & content_words(passage.text)) / len(words) if words else 0.0
-            if similarities[best] < self.threshold and coverage < MIN_WORD_COVERAGE:
-                continue
-            chosen = {best}
-            texts = [passage.text[s - passage.start : e - passage.start] for s, e in spans]
-            # The closest sentence, plus the closest one holding each fact it lacks.
-            for fact in facts(sentence.text):
-                if any(fact_in(fact, texts[i]) for i in chosen):
-                    continue
-                holders = [i for i, text in enumerate(texts) if fact_in(fact, text)]
-                if holders:
-                    chosen.add(max(holders, key=lambda i: similarities[i]))
-            start = min(spans[i][0] for i in chosen)
-            end = max(spans[i][1] for i in chosen)
-            return Support(passage.n, start, end)
-        return None
+            holders = [i for i, text in enumerate(texts) if fact_in(fact, text)]
+            if holders:
+                chosen.add(max(holders, key=lambda i: similarities[i]))
+        return Span(passage.n, min(spans[i][0] for i in chosen), max(spans[i][1] for i in chosen))

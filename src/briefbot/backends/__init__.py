@@ -20,7 +20,7 @@ REFUSAL = "NOT IN BRIEFING"
 class Backend(Protocol):
     name: str
 
-    def stream_answer(self, question: str, passages: list[Passage], title: str) -> Iterator[str]: ...
+    def stream_answer(self, question: str, passages: list[Passage]) -> Iterator[str]: ...
 
     def condense(self, history: list[dict], question: str) -> str: ...
 
@@ -30,7 +30,7 @@ def read_prompt(name: str) -> str:
 
 
 def format_passages(passages: list[Passage]) -> str:
-    return "\n\n".join(f"[{p.n}] ({p.section}) {p.text}" for p in passages)
+    return "\n".join(f"[{p.n}] {p.text}" for p in passages)
 
 
 def format_history(history: list[dict], max_turns: int = 4) -> str:
@@ -58,12 +58,12 @@ class LLMBackend:
         )
         self.condense_template = PromptTemplate(read_prompt("condense"))
 
-    def answer_messages(self, question: str, passages: list[Passage], title: str):
-        return self.answer_template.format_messages(title=title, passages=format_passages(passages), question=question)
+    def answer_messages(self, question: str, passages: list[Passage]):
+        return self.answer_template.format_messages(passages=format_passages(passages), question=question)
 
-    def stream_answer(self, question: str, passages: list[Passage], title: str) -> Iterator[str]:
+    def stream_answer(self, question: str, passages: list[Passage]) -> Iterator[str]:
         try:
-            for response in self.llm.stream_chat(self.answer_messages(question, passages, title)):
+            for response in self.llm.stream_chat(self.answer_messages(question, passages)):
                 if response.delta:
                     yield response.delta
         except BackendError:

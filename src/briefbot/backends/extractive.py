@@ -20,7 +20,7 @@ class ExtractiveBackend:
     def __init__(self, embed_model):
         self.embed_model = embed_model
 
-    def stream_answer(self, question: str, passages: list[Passage], title: str) -> Iterator[str]:
+    def stream_answer(self, question: str, passages: list[Passage]) -> Iterator[str]:
         import numpy as np
 
         candidates = [(p.n, p.text[s:e]) for p in passages for s, e in sentence_spans(p.text)]

@@ -35,9 +35,11 @@ class FakeLLM(CustomLLM):
             return f"{follow_up} (about: {earlier[-1]})" if earlier else follow_up
         if self.replies:
             return self.replies.pop(0)
+        # Only the passages after the last "Passages:" header: the system prompt has worked examples.
+        prompt = prompt[prompt.rfind("Passages:") :]
         question = _words(re.search(r"Question: (.*)", prompt).group(1))
         best, best_overlap = None, 0.0
-        for number, text in re.findall(r"^\[(\d+)\] \([^)]*\) (.*?)(?=^\[\d+\] \(|^Question:)", prompt, re.MULTILINE | re.DOTALL):
+        for number, text in re.findall(r"^\[(\d+)\] (.*?)(?=^\[\d+\] |^Question:)", prompt, re.MULTILINE | re.DOTALL):
             for sentence in re.findall(r".+?[.!?](?=\s|$)", text):
                 words = _words(sentence)
                 overlap = len(question & words) / (1 + len(words)) ** 0.5

@@ -1,0 +1,619 @@
+"""LLM-judged metrics for the evaluation, run offline by default.
+
+Judges are ragas 0.4 `InstructorBaseRagasLLM`s (the interface ragas' `metrics.collections` accept):
+`generate(prompt, response_model)` returns a validated pydantic object. Three kinds:
+
+- `local`: the Qwen GGUF through llama-cpp-python, output constrained by the response model's JSON
+  schema (`response_format={"type": "json_object", "schema": ...}`), temperature 0, fixed seed, and
+  the llama.cpp state reset before every call so an answer never depends on the call before it;
+- `openai`: any OpenAI-compatible server (`response_format` json_schema, temperature 0, seed);
+- `stub`: deterministic and instant, for CI: statements are the answer's sentences and a statement
+  is supported when all its content words occur in the contexts.
+
+Every raw judge output is cached on disk under sha256(judge model hash + request), the request being
+the rendered prompt, the system prompt, the JSON schema and the sampling parameters; every call is
+logged (prompt, raw output, cache hit) so the results carry the exact prompts that produced them.
+
+Faithfulness and answer relevancy are scored here from ragas' own prompts, not by ragas' `ascore`,
+so that a broken judge output is counted as a failure instead of being averaged away: a sample fails
+when an output does not parse, when no statement is extracted from a non-empty answer, or when the
+verdict count differs from the statement count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from pydantic import BaseModel, ValidationError
+from ragas.embeddings.base import BaseRagasEmbedding
+from ragas.llms.base import InstructorBaseRagasLLM
+
+JUDGE_SYSTEM = "You are a strict, careful evaluator. Reply with one JSON object that follows the given schema, and nothing else."
+JUDGE_SEED = 0
+JUDGE_MAX_TOKENS = 1024
+JUDGE_N_CTX = 8192
+TRUST_THRESHOLD = 0.75  # judge balanced accuracy below this: faithfulness is flagged untrustworthy
+DEFAULT_CALIBRATION = Path(__file__).resolve().parent.parent.parent / "eval" / "judge_calibration.jsonl"
+BINARY_FIELDS = frozenset({"verdict", "noncommittal", "attributed"})
+JUDGE_KINDS = ("local", "openai", "stub", "none")
+LLM_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
+DEFAULT_LLM_METRICS = ("faithfulness", "answer_relevancy")
+
+
+class JudgeError(Exception):
+    """The judge gave no usable answer (unparsable output, or the model/server failed)."""
+
+
+class JudgeParseError(JudgeError):
+    def __init__(self, message: str, raw: str):
+        super().__init__(message)
+        self.raw = raw
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas and the on-disk cache
+
+
+def tighten_schema(schema: dict) -> dict:
+    """The response model's schema with its 0/1 integer fields restricted to 0 or 1."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            out = {key: walk(value) for key, value in node.items()}
+            for name, prop in (out.get("properties") or {}).items():
+                if name in BINARY_FIELDS and isinstance(prop, dict) and prop.get("type") == "integer":
+                    prop["enum"] = [0, 1]
+            return out
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(schema)
+
+
+def schema_for(response_model: type[BaseModel]) -> dict:
+    return tighten_schema(response_model.model_json_schema())
+
+
+def with_item_count(schema: dict, array_field: str, count: int) -> dict:
+    """Pin an array property to exactly `count` items (the grammar then cannot drop or add verdicts)."""
+    schema = json.loads(json.dumps(schema))
+    schema["properties"][array_field]["minItems"] = count
+    schema["properties"][array_field]["maxItems"] = count
+    return schema
+
+
+class JudgeCache:
+    """One JSON file per request: <dir>/<key[:2]>/<key>.json, written atomically."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        try:
+            return json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, record: dict) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, path)
+
+
+def _extract_json(raw: str) -> str:
+    """Tolerate a code fence or text around the object (servers that ignore the schema)."""
+    text = raw.strip()
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
+    if fenced:
+        text = fenced.group(1).strip()
+    if not text.startswith("{"):
+        start, end = text.find("{"), text.rfind("}")
+        if start >= 0 and end > start:
+            text = text[start : end + 1]
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Judges
+
+
+class Judge(InstructorBaseRagasLLM):
+    """Base judge: caching, call log, parsing. Subclasses implement `_raw(prompt, schema)`."""
+
+    kind = "base"
+
+    def __init__(self, model_id: str, model_sha256: str | None, params: dict, cache: JudgeCache | None = None):
+        self.model_id = model_id
+        self.model_sha256 = model_sha256
+        self.params = params
+        self.cache = cache
+        self.calls: list[dict] = []
+        self.labels: dict = {}
+
+    def describe(self) -> dict:
+        return {
+            "kind": self.kind,
+            "model": self.model_id,
+            "model_sha256": self.model_sha256,
+            "params": self.params,
+            "system_prompt": JUDGE_SYSTEM,
+            "cache_dir": str(self.cache.directory) if self.cache else None,
+        }
+
+    @contextmanager
+    def labelled(self, **labels) -> Iterator[None]:
+        """Tag the calls made inside (system, sample id, metric) for the call log."""
+        previous = self.labels
+        self.labels = {**previous, **labels}
+        try:
+            yield
+        finally:
+            self.labels = previous
+
+    def cache_key(self, prompt: str, schema: dict) -> str:
+        request = {
+            "model": self.model_sha256 or self.model_id,
+            "system": JUDGE_SYSTEM,
+            "prompt": prompt,
+            "schema": schema,
+            "params": self.params,
+        }
+        return hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+    def _raw(self, prompt: str, schema: dict) -> str:
+        raise NotImplementedError
+
+    def complete_json(self, prompt: str, schema: dict) -> tuple[str, str]:
+        """The raw output for this request (cached), and the cache key."""
+        key = self.cache_key(prompt, schema)
+        cached = self.cache.get(key) if self.cache else None
+        started = time.perf_counter()
+        if cached is not None:
+            raw, hit = cached["raw"], True
+        else:
+            try:
+                raw = self._raw(prompt, schema)
+            except JudgeError:
+                raise
+            except Exception as exc:  # the model or server failed: not cached, reported as a failure
+                self._log(key, prompt, schema, None, False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+                raise JudgeError(f"the {self.kind} judge failed: {exc}") from exc
+            hit = False
+            if self.cache:
+                self.cache.put(key, {"model": self.model_sha256 or self.model_id, "prompt": prompt, "schema": schema, "raw": raw})
+        self._log(key, prompt, schema, raw, hit, time.perf_counter() - started, None)
+        return raw, key
+
+    def _log(self, key, prompt, schema, raw, hit, seconds, error) -> None:
+        self.calls.append(
+            {
+                **self.labels,
+                "key": key,
+                "schema": schema.get("title"),
+                "cached": hit,
+                "seconds": round(seconds, 3),
+                "prompt": prompt,
+                "raw": raw,
+                "error": error,
+            }
+        )
+
+    def generate(self, prompt: str, response_model: type[BaseModel], schema: dict | None = None):
+        schema = schema or schema_for(response_model)
+        raw, _ = self.complete_json(prompt, schema)
+        try:
+            return response_model.model_validate_json(_extract_json(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise JudgeParseError(f"unparsable {response_model.__name__}: {first['msg']} at {first['loc']}", raw) from exc
+
+    async def agenerate(self, prompt: str, response_model: type[BaseModel], schema: dict | None = None):
+        return self.generate(prompt, response_model, schema)
+
+    def stats(self) -> dict:
+        made = [c for c in self.calls if not c["cached"]]
+        return {
+            "calls": len(self.calls),
+            "cache_hits": len(self.calls) - len(made),
+            "errors": sum(1 for c in self.calls if c["error"]),
+            "seconds_uncached": round(sum(c["seconds"] for c in made), 1),
+        }
+
+
+class LocalJudge(Judge):
+    """The GGUF model in-process (its own llama.cpp context, n_ctx 8192 for the baseline's long contexts)."""
+
+    kind = "local"
+
+    def __init__(self, model_path: Path, model_sha256: str, n_threads: int = 2, n_ctx: int = JUDGE_N_CTX,
+                 max_tokens: int = JUDGE_MAX_TOKENS, seed: int = JUDGE_SEED, cache: JudgeCache | None = None):
+        from briefbot.backends.local import LocalLLM
+
+        params = {"temperature": 0.0, "seed": seed, "max_tokens": max_tokens, "n_ctx": n_ctx, "response_format": "json_object+schema"}
+        super().__init__(Path(model_path).name, model_sha256, params, cache)
+        self.max_tokens = max_tokens
+        self.llm = LocalLLM(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, max_tokens=max_tokens, temperature=0.0, seed=seed)
+
+    def _raw(self, prompt: str, schema: dict) -> str:
+        from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
+        # No KV-cache prefix reuse between calls: with it, the same prompt can decode differently
+        # depending on what was evaluated before, and the judge must not depend on call order.
+        self.llm.llama.reset()
+        messages = [ChatMessage(role=MessageRole.SYSTEM, content=JUDGE_SYSTEM), ChatMessage(role=MessageRole.USER, content=prompt)]
+        response = self.llm.chat(messages, response_format={"type": "json_object", "schema": schema}, max_tokens=self.max_tokens)
+        return response.message.content or ""
+
+
+class OpenAIJudge(Judge):
+    """An OpenAI-compatible server (llama.cpp server, vLLM, …) with JSON-schema constrained output."""
+
+    kind = "openai"
+
+    def __init__(self, base_url: str, model: str, api_key: str = "not-needed", max_tokens: int = JUDGE_MAX_TOKENS,
+                 seed: int = JUDGE_SEED, cache: JudgeCache | None = None, timeout: float = 300):
+        import openai
+
+        params = {"temperature": 0.0, "seed": seed, "max_tokens": max_tokens, "base_url": base_url, "response_format": "json_schema"}
+        super().__init__(f"{model} @ {base_url}", None, params, cache)
+        self.model = model
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=1)
+
+    def _raw(self, prompt: str, schema: dict) -> str:
+        response = self.client.chat.completions.create(
+            model=self.model,
+            messages=[{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": prompt}],
+            temperature=0.0,
+            seed=self.seed,
+            max_tokens=self.max_tokens,
+            response_format={"type": "json_schema", "json_schema": {"name": schema.get("title", "output"), "schema": schema}},
+        )
+        return response.choices[0].message.content or ""
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+_STOPWORDS = frozenset(
+    """a an the of in on to and or is are was were be been being it its this that these those as at by for with from
+    into than then there their they them he she his her we our you your i not no but also has have had will would
+    can could should may might which who whom whose what when where why how all any some such do does did""".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    text = re.sub(r"\[\d+\]", " ", text.lower().replace("’", "'"))
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    return {w for w in _WORD.findall(text) if w not in _STOPWORDS and (len(w) > 2 or w.isdigit())}
+
+
+def answer_sentences(text: str) -> list[str]:
+    text = re.sub(r"\s*\[\d+\]", "", text).strip()
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9“\"])", text) if s.strip()]
+
+
+_NONCOMMITTAL = re.compile(r"\b(i don't know|not sure|does not (answer|say|state|mention)|no information|not in (the )?briefing|cannot answer)\b", re.I)
+
+
+class StubJudge(Judge):
+    """Deterministic, instant, offline: answers ragas' prompts by rule from the prompt's input JSON."""
+
+    kind = "stub"
+    VERSION = "stub-keywords-v1"
+
+    def __init__(self, cache: JudgeCache | None = None):
+        super().__init__(self.VERSION, hashlib.sha256(self.VERSION.encode()).hexdigest(), {"rule": "all content words present"}, cache)
+
+    @staticmethod
+    def prompt_input(prompt: str) -> dict:
+        match = re.search(r"\ninput: (\{.*\})\nOutput: ?$", prompt, re.DOTALL)
+        if not match:
+            raise JudgeError("the stub judge could not find the input JSON in the prompt")
+        return json.loads(match.group(1))
+
+    @staticmethod
+    def supported(statement: str, context: str) -> bool:
+        words = content_words(statement)
+        return bool(words) and words <= content_words(context)
+
+    def _raw(self, prompt: str, schema: dict) -> str:
+        data = self.prompt_input(prompt)
+        title = schema.get("title")
+        if title == "StatementGeneratorOutput":
+            out = {"statements": answer_sentences(data["answer"])}
+        elif title == "NLIStatementOutput":
+            out = {
+                "statements": [
+                    {"statement": s, "reason": "all content words found" if self.supported(s, data["context"]) else "content words missing",
+                     "verdict": int(self.supported(s, data["context"]))}
+                    for s in data["statements"]
+                ]
+            }
+        elif title == "AnswerRelevanceOutput":
+            response = data["response"]
+            out = {"question": answer_sentences(response)[0] if answer_sentences(response) else response,
+                   "noncommittal": int(bool(_NONCOMMITTAL.search(response)))}
+        elif title == "ContextPrecisionOutput":
+            answer, context = content_words(data["answer"]), content_words(data["context"])
+            useful = bool(answer) and len(answer & context) / len(answer) >= 0.5
+            out = {"reason": "overlap with the answer", "verdict": int(useful)}
+        elif title == "ContextRecallOutput":
+            out = {
+                "classifications": [
+                    {"statement": s, "reason": "word overlap", "attributed": int(self.supported(s, data["context"]))}
+                    for s in answer_sentences(data["answer"])
+                ]
+            }
+        else:
+            raise JudgeError(f"the stub judge has no rule for {title}")
+        return json.dumps(out, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Embeddings for answer relevancy
+
+
+class LlamaIndexEmbeddings(BaseRagasEmbedding):
+    """The project's MiniLM (a llama-index HuggingFaceEmbedding) as a ragas 0.4 embedding."""
+
+    def __init__(self, embed_model):
+        super().__init__(cache=None)
+        self.embed_model = embed_model
+
+    def embed_text(self, text: str, **kwargs: Any) -> list[float]:
+        return list(self.embed_model.get_text_embedding(text))
+
+    async def aembed_text(self, text: str, **kwargs: Any) -> list[float]:
+        return self.embed_text(text)
+
+    def embed_texts(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        return [list(v) for v in self.embed_model.get_text_embedding_batch(list(texts))]
+
+    async def aembed_texts(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        return self.embed_texts(texts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Judged metrics
+
+
+@dataclass
+class Judged:
+    """One judged metric for one sample: a value, or a failure with its reason (never silently dropped)."""
+
+    value: float | None
+    status: str  # "ok" | "failed"
+    reason: str | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "status": self.status, "reason": self.reason, **self.details}
+
+
+def _failed(reason: str, **details) -> Judged:
+    return Judged(None, "failed", reason, details)
+
+
+def faithfulness(judge: Judge, question: str, response: str, contexts: list[str]) -> Judged:
+    """ragas' statement extraction and NLI prompts; the score is computed here from the verdicts."""
+    from ragas.metrics.collections import Faithfulness
+    from ragas.metrics.collections.faithfulness.util import (
+        NLIStatementInput,
+        NLIStatementOutput,
+        StatementGeneratorInput,
+        StatementGeneratorOutput,
+    )
+
+    metric = Faithfulness(llm=judge)
+    prompt = metric.statement_generator_prompt.to_string(StatementGeneratorInput(question=question, answer=response))
+    try:
+        extracted = judge.generate(prompt, StatementGeneratorOutput)
+    except JudgeParseError as exc:
+        return _failed(f"statement extraction: {exc}", raw=exc.raw)
+    except JudgeError as exc:
+        return _failed(f"statement extraction: {exc}")
+    statements = [s.strip() for s in extracted.statements if s and s.strip()]
+    if not statements:
+        return _failed("no statements extracted from a non-empty answer")
+
+    prompt = metric.nli_statement_prompt.to_string(NLIStatementInput(context="\n".join(contexts), statements=statements))
+    schema = with_item_count(schema_for(NLIStatementOutput), "statements", len(statements))
+    try:
+        judged = judge.generate(prompt, NLIStatementOutput, schema=schema)
+    except JudgeParseError as exc:
+        return _failed(f"verdicts: {exc}", statements=statements, raw=exc.raw)
+    except JudgeError as exc:
+        return _failed(f"verdicts: {exc}", statements=statements)
+    verdicts = [item.verdict for item in judged.statements]
+    details = {"statements": statements, "verdicts": verdicts, "reasons": [item.reason for item in judged.statements]}
+    if len(verdicts) != len(statements):
+        return _failed(f"{len(verdicts)} verdicts for {len(statements)} statements", **details)
+    if any(v not in (0, 1) for v in verdicts):
+        return _failed(f"verdicts other than 0/1: {verdicts}", **details)
+    return Judged(sum(verdicts) / len(verdicts), "ok", None, details)
+
+
+def answer_relevancy(judge: Judge, embeddings: BaseRagasEmbedding, question: str, response: str, strictness: int = 1) -> Judged:
+    """ragas' AnswerRelevancy (prompt and formula); an empty generated question is a failure, not a 0.
+
+    strictness 1: the judge is deterministic, so ragas' default of 3 generations would ask the same
+    prompt three times and get the same question back.
+    """
+    import numpy as np
+    from ragas.metrics.collections import AnswerRelevancy
+    from ragas.metrics.collections.answer_relevancy.util import AnswerRelevanceInput, AnswerRelevanceOutput
+
+    metric = AnswerRelevancy(llm=judge, embeddings=embeddings, strictness=strictness)
+    questions, noncommittal = [], []
+    for _ in range(strictness):
+        prompt = metric.prompt.to_string(AnswerRelevanceInput(response=response))
+        try:
+            out = judge.generate(prompt, AnswerRelevanceOutput)
+        except JudgeParseError as exc:
+            return _failed(f"question generation: {exc}", raw=exc.raw)
+        except JudgeError as exc:
+            return _failed(f"question generation: {exc}")
+        if not out.question.strip():
+            return _failed("the judge generated an empty question")
+        questions.append(out.question.strip())
+        noncommittal.append(out.noncommittal)
+    vectors = np.asarray(embeddings.embed_texts([question, *questions]))  # one batch: MiniLM on CPU
+    question_vec, generated = vectors[:1], vectors[1:]
+    cosine = generated @ question_vec.T / (np.linalg.norm(generated, axis=1, keepdims=True) * np.linalg.norm(question_vec))
+    all_noncommittal = all(noncommittal)
+    value = float(cosine.mean()) * (0 if all_noncommittal else 1)
+    return Judged(value, "ok", None, {"generated_questions": questions, "noncommittal": noncommittal})
+
+
+def _ragas_metric(metric, **inputs) -> Judged:
+    import math
+
+    try:
+        result = asyncio.run(metric.ascore(**inputs))
+    except JudgeParseError as exc:
+        return _failed(str(exc), raw=exc.raw)
+    except (JudgeError, ValueError) as exc:
+        return _failed(str(exc))
+    value = float(result.value)
+    if math.isnan(value):
+        return _failed("ragas returned NaN (no classifications)")
+    return Judged(value, "ok")
+
+
+def context_precision(judge: Judge, question: str, reference: str, contexts: list[str]) -> Judged:
+    """ragas ContextPrecisionWithReference: is each evidence context useful for the reference answer."""
+    from ragas.metrics.collections import ContextPrecisionWithReference
+
+    return _ragas_metric(ContextPrecisionWithReference(llm=judge), user_input=question, reference=reference, retrieved_contexts=contexts)
+
+
+def context_recall(judge: Judge, question: str, reference: str, contexts: list[str]) -> Judged:
+    """ragas ContextRecall: share of the reference answer's statements attributable to the evidence."""
+    from ragas.metrics.collections import ContextRecall
+
+    return _ragas_metric(ContextRecall(llm=judge), user_input=question, reference=reference, retrieved_contexts=contexts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration: the NLI verdict step on hand-labelled (statement, passage) pairs
+
+
+def load_calibration(path: Path = DEFAULT_CALIBRATION) -> list[dict]:
+    pairs = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            pair = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: not JSON ({exc})") from exc
+        missing = {"statement", "passage", "supported", "kind"} - pair.keys()
+        if missing or not isinstance(pair["supported"], bool):
+            raise ValueError(f"{path}:{number}: needs statement, passage, supported (true/false) and kind")
+        pair.setdefault("id", f"line{number}")
+        pairs.append(pair)
+    return pairs
+
+
+def balanced_accuracy(labels: Iterable[bool], predictions: Iterable[bool]) -> dict:
+    """Mean of the true-positive and true-negative rates (positive = supported)."""
+    labels, predictions = list(labels), list(predictions)
+    positives = [p for l, p in zip(labels, predictions) if l]
+    negatives = [p for l, p in zip(labels, predictions) if not l]
+    tpr = sum(positives) / len(positives) if positives else None
+    tnr = sum(not p for p in negatives) / len(negatives) if negatives else None
+    rates = [r for r in (tpr, tnr) if r is not None]
+    return {
+        "balanced_accuracy": round(sum(rates) / len(rates), 4) if rates else None,
+        "true_positive_rate": None if tpr is None else round(tpr, 4),
+        "true_negative_rate": None if tnr is None else round(tnr, 4),
+        "accuracy": round(sum(l == p for l, p in zip(labels, predictions)) / len(labels), 4) if labels else None,
+    }
+
+
+def calibrate(judge: Judge, pairs: list[dict], progress: bool = True) -> dict:
+    """Ask the judge ragas' NLI prompt for each pair alone; a failed call counts as a wrong verdict."""
+    from ragas.metrics.collections.faithfulness.util import NLIStatementInput, NLIStatementOutput, NLIStatementPrompt
+    from tqdm import tqdm
+
+    prompt_template = NLIStatementPrompt()
+    schema = with_item_count(schema_for(NLIStatementOutput), "statements", 1)
+    items = []
+    for pair in tqdm(pairs, desc="judge calibration", disable=not progress):
+        prompt = prompt_template.to_string(NLIStatementInput(context=pair["passage"], statements=[pair["statement"]]))
+        predicted, error = None, None
+        with judge.labelled(system="calibration", sample=pair["id"], metric="calibration"):
+            try:
+                out = judge.generate(prompt, NLIStatementOutput, schema=schema)
+                if len(out.statements) != 1 or out.statements[0].verdict not in (0, 1):
+                    error = f"{len(out.statements)} verdicts for 1 statement"
+                else:
+                    predicted = out.statements[0].verdict == 1
+            except JudgeError as exc:
+                error = str(exc)
+        items.append({**pair, "predicted": predicted, "error": error, "correct": predicted == pair["supported"]})
+    scored = [(i["supported"], i["predicted"] if i["predicted"] is not None else not i["supported"]) for i in items]
+    summary = balanced_accuracy([l for l, _ in scored], [p for _, p in scored])
+    by_kind: dict[str, dict] = {}
+    for item in items:
+        kind = by_kind.setdefault(item["kind"], {"pairs": 0, "correct": 0})
+        kind["pairs"] += 1
+        kind["correct"] += bool(item["correct"])
+    return {
+        **summary,
+        "pairs": len(items),
+        "supported": sum(i["supported"] for i in items),
+        "failures": sum(1 for i in items if i["error"]),
+        "threshold": TRUST_THRESHOLD,
+        "trustworthy": summary["balanced_accuracy"] is not None and summary["balanced_accuracy"] >= TRUST_THRESHOLD,
+        "by_kind": {k: {**v, "accuracy": round(v["correct"] / v["pairs"], 4)} for k, v in sorted(by_kind.items())},
+        "judge": judge.describe(),
+        "items": items,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Factory
+
+
+def make_judge(kind: str, settings, cache_dir: Path | None = None, model_path: Path | None = None,
+               base_url: str | None = None, model: str | None = None, api_key: str | None = None,
+               n_ctx: int = JUDGE_N_CTX) -> Judge | None:
+    """`none` → None. The local judge defaults to the verified default GGUF (its sha256 is known)."""
+    cache = JudgeCache(cache_dir) if cache_dir else None
+    if kind == "none":
+        return None
+    if kind == "stub":
+        return StubJudge(cache=None)
+    if kind == "openai":
+        return OpenAIJudge(
+            base_url=base_url or os.environ.get("BRIEFBOT_JUDGE_BASE_URL") or settings.openai_base_url,
+            model=model or os.environ.get("BRIEFBOT_JUDGE_MODEL") or settings.openai_model,
+            api_key=api_key or os.environ.get("BRIEFBOT_JUDGE_API_KEY") or settings.openai_api_key,
+            cache=cache,
+        )
+    if kind == "local":
+        from briefbot.models import DEFAULT_MODEL_SHA256, default_model_path, sha256_of
+
+        if model_path is None and settings.model_path is None:
+            path, digest = default_model_path(settings.cache_dir), DEFAULT_MODEL_SHA256
+        else:
+            path = Path(model_path or settings.model_path)
+            digest = sha256_of(path)
+        return LocalJudge(path, digest, n_threads=settings.n_threads, n_ctx=n_ctx, cache=cache)
+    raise ValueError(f"unknown judge {kind!r}: choose one of {', '.join(JUDGE_KINDS)}")
