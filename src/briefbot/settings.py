@@ -45,4 +45,7 @@ class Settings(BaseSettings):
     openai_model: str = Field("qwen2.5-coder-1.5b-instruct", description="Model name sent to the OpenAI-compatible server")
     openai_api_key: str = Field("not-needed", description="API key for the OpenAI-compatible server")
 
+    auth: str | None = Field(
+        None, repr=False, description="user:password login for the web chat; needed to serve beyond 127.0.0.1 (prefer the env var)"
+    )
     max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longer questions are rejected with a clear error")

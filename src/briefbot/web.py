@@ -35,7 +35,6 @@ from __future__ import annotations
 import html
 import ipaddress
 import logging
-import os
 import re
 import socket
 import time
@@ -492,9 +491,9 @@ def _is_loopback(host: str) -> bool:
         return False  # a hostname other than localhost may resolve to anything
 
 
-def auth_from_env() -> tuple[str, str] | None:
+def auth_from(settings: Settings) -> tuple[str, str] | None:
     """BRIEFBOT_AUTH=user:password (split at the first colon) turns on Gradio's login page."""
-    value = os.environ.get("BRIEFBOT_AUTH", "").strip()
+    value = (settings.auth or "").strip()
     if not value:
         return None
     user, sep, password = value.partition(":")
@@ -522,7 +521,7 @@ def serve(
 ) -> None:
     """Load the engine (printing progress) and run the web chat until Ctrl-C."""
     progress = progress or (lambda message: log.info(message))
-    auth = auth_from_env()
+    auth = auth_from(settings)
     # Refuse before the slow model load, so a wrong command fails in a second.
     if not _is_loopback(host) and auth is None:
         if not insecure_no_auth:

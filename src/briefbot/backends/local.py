@@ -33,6 +33,7 @@ class LocalLLM(CustomLLM):
     max_tokens: int = 200
     temperature: float = 0.0
     seed: int = 0
+    prompt_cache_bytes: int = 512 * 1024 * 1024
 
     _llama: Any = PrivateAttr(default=None)
     # One llama.cpp context serves every caller; concurrent use would corrupt its KV cache.
@@ -41,7 +42,7 @@ class LocalLLM(CustomLLM):
     def __init__(self, **data: Any):
         super().__init__(**data)
         try:
-            from llama_cpp import Llama
+            from llama_cpp import Llama, LlamaRAMCache
         except ImportError as exc:
             raise ModelError("llama-cpp-python is not installed: pip install llama-cpp-python") from exc
         if not Path(self.model_path).is_file():
@@ -57,6 +58,9 @@ class LocalLLM(CustomLLM):
             )
         except Exception as exc:
             raise ModelError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
+        # Keeps the KV state of recent prompts: the fixed instructions and front matter are prefilled
+        # once, not again after every condense call that evicted them from the live context.
+        self._llama.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_bytes))
         # Freed before interpreter teardown; llama.cpp's own __del__ fails once modules are gone.
         atexit.register(self._llama.close)
 
