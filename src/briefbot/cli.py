@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("chat", help="chat in the terminal (follow-up questions work; empty line or Ctrl-D ends)")
 
+    bench = commands.add_parser("bench", help="time index build, cold start, retrieval, first token, answers and RSS; compare the naive baseline")
+    bench.add_argument("--limit", type=int, default=None, help="only the first N standalone questions")
+    bench.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    bench.add_argument("--no-baseline", action="store_true", help="skip timing the naive llama-index baseline")
+
     evaluate = commands.add_parser(
         "eval",
         help="run the question set and score it: LLM-free metrics, and with --judge faithfulness and answer relevancy (ragas)",
@@ -216,6 +221,13 @@ def run_eval(args, settings: Settings) -> int:
     return 0
 
 
+def run_bench(args, settings: Settings) -> int:
+    from briefbot.bench import print_report, run_bench
+
+    print_report(run_bench(settings, limit=args.limit, baseline=not args.no_baseline, progress=_progress), args.json)
+    return 0
+
+
 def run_serve(args, settings: Settings) -> int:
     from briefbot.web import serve
 
@@ -232,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_from(args)
-        return {"index": run_index, "ask": run_ask, "chat": run_chat, "eval": run_eval, "serve": run_serve}[args.command](args, settings)
+        return {"index": run_index, "ask": run_ask, "chat": run_chat, "eval": run_eval, "serve": run_serve, "bench": run_bench}[args.command](args, settings)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"briefbot: invalid setting: {problems}", file=sys.stderr)

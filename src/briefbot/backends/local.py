@@ -36,6 +36,8 @@ class LocalLLM(CustomLLM):
     prompt_cache_bytes: int = 512 * 1024 * 1024
 
     _llama: Any = PrivateAttr(default=None)
+    # (prompt tokens, generated tokens) of the last call, for `briefbot bench`.
+    last_usage: tuple[int, int] = (0, 0)
     # One llama.cpp context serves every caller; concurrent use would corrupt its KV cache.
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -94,12 +96,14 @@ class LocalLLM(CustomLLM):
         with self._lock:
             try:
                 stream = self._llama.create_chat_completion(payload, stream=True, **self._sampling(kwargs))
-                text = ""
+                text, generated = "", 0
                 for chunk in stream:
                     delta = chunk["choices"][0]["delta"].get("content") or ""
                     if delta:
+                        generated += 1  # llama-cpp-python streams one token per chunk
                         text += delta
                         yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta)
+                self.last_usage = (max(0, self._llama.n_tokens - generated), generated)
             except ValueError as exc:
                 raise BackendError(f"the local model could not process this request: {exc}") from exc
 
