@@ -1,7 +1,7 @@
 import pytest
 
 from briefbot.retrieve import Passage
-from briefbot.verify import AnswerSentence, Verifier, is_refusal, missing_facts, split_answer
+from briefbot.verify import AnswerSentence, Verifier, fact_in, facts, is_refusal, split_answer
 
 GUARDS = (
     "In Soviet times, the 1344-km Tajik–Afghan border was secured by approximately 25,000 border guards. "
@@ -21,6 +21,10 @@ def test_split_answer_keeps_markers_with_their_sentence():
         AnswerSentence("Earlier there were 25,000.", (2,)),
         AnswerSentence("It was 1344 km long.", (1, 3)),
     ]
+
+
+def missing_facts(sentence, passage_text):
+    return [fact for fact in facts(sentence) if not fact_in(fact, passage_text)]
 
 
 def test_hard_facts_must_occur_in_the_passage():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
-from briefbot.backends import REFUSAL
 from briefbot.retrieve import Passage
 from briefbot.verify import AnswerSentence, Span, Verifier, is_refusal, split_answer
 
@@ -70,7 +69,7 @@ def verified_stream(
 
 
 def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier, question: str) -> VerifiedSentence | None:
-    if REFUSAL.lower() in sentence.text.lower() or is_refusal(sentence.text):
+    if is_refusal(sentence.text):
         return None
     spans = verifier.support(sentence, passages, question)
     if spans is None:
@@ -99,7 +98,7 @@ def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], te
 
 
 def refusal(passages: list[Passage], texts: dict[str, str]) -> tuple[str, list[Citation]]:
-    closest = passages[:CLOSEST_PASSAGES_ON_REFUSAL]
+    closest = [p for p in passages if not p.front_matter][:CLOSEST_PASSAGES_ON_REFUSAL] or passages[:1]
     citations = [Citation(p.n, p.chunk_id, p.section, p.start, p.end, texts[p.doc_id][p.start : p.end]) for p in closest]
     if not closest:
         return "The briefing does not answer this question.", citations

@@ -200,6 +200,7 @@ METRICS = [
 ]
 METRIC_KEYS = [m[0] for m in METRICS]
 JUDGED_KEYS = frozenset(m[0] for m in METRICS if m[2] == "judge")
+MIN_CALIBRATION_PAIRS = 60  # fewer (--calibration-limit) is reported as a partial calibration
 EVIDENCE_KEYS = (
     "nonllm_context_precision", "nonllm_context_recall", "id_context_precision", "id_context_recall",
     "reference_span_quoted", "evidence_precision", "evidence_recall",
@@ -270,6 +271,7 @@ class BaselineSystem:
         from llama_index.core.node_parser import SentenceSplitter
 
         self.source_text = source_text
+        self.embed_model = embed_model
         self.index = VectorStoreIndex.from_documents(
             [Document(text=source_text, id_="briefing")], embed_model=embed_model, transformations=[SentenceSplitter()]
         )
@@ -527,6 +529,7 @@ def faithfulness_trust(calibration: dict | None, judge_kind: str) -> dict:
         "balanced_accuracy": calibration["balanced_accuracy"],
         "threshold": TRUST_THRESHOLD,
         "pairs": calibration["pairs"],
+        "partial": calibration["pairs"] < MIN_CALIBRATION_PAIRS,
     }
 
 
@@ -674,7 +677,7 @@ def run_suite(
     if judge is not None and samples and "answer_relevancy" in (judge_metrics or judging.DEFAULT_LLM_METRICS):
         embed_model = next((s.bot.index.embed_model for s in built if isinstance(s, BriefBotSystem)), None)
         if embed_model is None:
-            embed_model = next(s for s in built if isinstance(s, BaselineSystem)).index._embed_model
+            embed_model = next(s for s in built if isinstance(s, BaselineSystem)).embed_model
         embeddings = judging.LlamaIndexEmbeddings(embed_model)
     pairs = None
     if calibrate:

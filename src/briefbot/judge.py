@@ -188,10 +188,10 @@ class Judge(InstructorBaseRagasLLM):
         else:
             try:
                 raw = self._raw(prompt, schema)
-            except JudgeError:
-                raise
             except Exception as exc:  # the model or server failed: not cached, reported as a failure
                 self._log(key, prompt, schema, None, False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+                if isinstance(exc, JudgeError):
+                    raise
                 raise JudgeError(f"the {self.kind} judge failed: {exc}") from exc
             hit = False
             if self.cache:
@@ -248,6 +248,10 @@ class LocalJudge(Judge):
         super().__init__(Path(model_path).name, model_sha256, params, cache)
         self.max_tokens = max_tokens
         self.llm = LocalLLM(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, max_tokens=max_tokens, temperature=0.0, seed=seed)
+        # No llama.cpp prompt-state cache either (LocalLLM may set one for the chat prompts): a restored
+        # prefix state is another way for one call's output to depend on the calls before it.
+        if getattr(self.llm.llama, "cache", None) is not None:
+            self.llm.llama.set_cache(None)
 
     def _raw(self, prompt: str, schema: dict) -> str:
         from llama_index.core.base.llms.types import ChatMessage, MessageRole

@@ -117,12 +117,13 @@ def _calibration_rows(calibration: dict) -> tuple[list[str], list[list[str]]]:
 def _trust_line(summary: dict) -> str:
     trust = summary.get("faithfulness_trust") or {}
     status = trust.get("status")
+    partial = f" Only {trust.get('pairs')} pairs were judged: a partial calibration." if trust.get("partial") else ""
     if status == "untrustworthy":
         return (f"⚠ Faithfulness is UNTRUSTWORTHY: the judge's balanced accuracy on {trust['pairs']} hand-labelled pairs is "
-                f"{trust['balanced_accuracy']:.3f}, below {trust['threshold']}.")
+                f"{trust['balanced_accuracy']:.3f}, below {trust['threshold']}.{partial}")
     if status == "trusted":
-        return (f"Faithfulness judge calibrated: balanced accuracy {trust['balanced_accuracy']:.3f} ≥ {trust['threshold']} "
-                f"on {trust['pairs']} hand-labelled pairs.")
+        return (f"{'⚠ ' if partial else ''}Faithfulness judge calibrated: balanced accuracy {trust['balanced_accuracy']:.3f} ≥ "
+                f"{trust['threshold']} on {trust['pairs']} hand-labelled pairs.{partial}")
     if status == "uncalibrated":
         return f"⚠ The judge was not calibrated in this run, so faithfulness is unverified ({trust.get('note', '')})."
     return "No LLM judge in this run: LLM-free metrics only."
@@ -274,6 +275,14 @@ def _sections(summary: dict, records: list[dict], calibration: dict | None) -> l
     ]
     if systems:
         sections.append(("Metrics (mean; n scored; judge failures and their rate, never averaged in)", _metric_rows(summary)))
+        sections.append(("Evidence", [
+            "Evidence is what a system shows for its answer: briefbot's citation quotes and chunk ids (for a refusal, the "
+            "closest passages it lists); the baseline's source nodes (default SentenceSplitter, ~1024-token chunks, top 2). "
+            "Faithfulness is judged against the evidence; context metrics compare it with the reference spans.",
+            "ragas' non-LLM context metrics compare whole strings (similarity ≥ 0.5), so a large chunk that holds a "
+            "reference span still scores 0 there; the id and offset variants credit containment.",
+            "Answer relevancy (ragas) sees only the answer: a terse correct answer ('25 April 2017') scores low.",
+        ]))
         sections.append(("Headline rates", _headline_rows(summary)))
     if calibration:
         sections.append(("Judge calibration", [

@@ -19,6 +19,7 @@ class Passage:
     end: int
     text: str
     score: float
+    front_matter: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class HybridRetriever:
                 end=node.metadata["end"],
                 text=node.get_content(),
                 score=score,
+                front_matter=node is front,
             )
             for i, (node, score) in enumerate(ranked, start=1)
         ]

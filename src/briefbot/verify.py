@@ -131,10 +131,6 @@ def fact_in(fact: str, text: str) -> bool:
     return _name_occurs(fact, _normalise(text))
 
 
-def missing_facts(sentence: str, passage_text: str) -> list[str]:
-    return [fact for fact in facts(sentence) if not fact_in(fact, passage_text)]
-
-
 class Verifier:
     def __init__(self, embed_model, threshold: float):
         self.embed_model = embed_model

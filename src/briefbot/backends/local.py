@@ -20,10 +20,20 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
+from llama_cpp import Llama, LlamaRAMCache
 from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
 from briefbot.errors import BackendError, ModelError
+
+
+class _BoundedRAMCache(LlamaRAMCache):
+    """llama-cpp-python's RAM cache counts only a state's KV bytes, not its logits copy (up to
+    n_batch x vocab floats, ~300 MB for Qwen); counted here so the cache really stays in its budget."""
+
+    @property
+    def cache_size(self) -> int:
+        return sum(state.llama_state_size + state.scores.nbytes for state in self.cache_state.values())
 
 
 class LocalLLM(CustomLLM):
@@ -33,7 +43,7 @@ class LocalLLM(CustomLLM):
     max_tokens: int = 200
     temperature: float = 0.0
     seed: int = 0
-    prompt_cache_bytes: int = 512 * 1024 * 1024
+    prompt_cache_bytes: int = 768 * 1024 * 1024
 
     _llama: Any = PrivateAttr(default=None)
     # (prompt tokens, generated tokens) of the last call, for `briefbot bench`.
@@ -43,10 +53,6 @@ class LocalLLM(CustomLLM):
 
     def __init__(self, **data: Any):
         super().__init__(**data)
-        try:
-            from llama_cpp import Llama, LlamaRAMCache
-        except ImportError as exc:
-            raise ModelError("llama-cpp-python is not installed: pip install llama-cpp-python") from exc
         if not Path(self.model_path).is_file():
             raise ModelError(f"model file not found: {self.model_path}")
         try:
@@ -62,7 +68,7 @@ class LocalLLM(CustomLLM):
             raise ModelError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
         # Keeps the KV state of recent prompts: the fixed instructions and front matter are prefilled
         # once, not again after every condense call that evicted them from the live context.
-        self._llama.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_bytes))
+        self._llama.set_cache(_BoundedRAMCache(capacity_bytes=self.prompt_cache_bytes))
         # Freed before interpreter teardown; llama.cpp's own __del__ fails once modules are gone.
         atexit.register(self._llama.close)
 
