@@ -454,3 +454,16 @@ def test_openai_judge_sends_a_json_schema_and_parses_the_reply(tmp_path):
         assert schema["properties"]["noncommittal"]["enum"] == [0, 1]
     finally:
         server.shutdown()
+
+
+def test_llm_context_metrics_run_through_ragas_with_the_stub_judge():
+    judge = StubJudge()
+    reference = "Currently, the number of Tajik border guards on patrol is 16,000."
+    contexts = ["The Kremlin invited the United States to take part.", reference]
+    precision = judging.context_precision(judge, "How many guards?", reference, contexts)
+    recall = judging.context_recall(judge, "How many guards?", reference, contexts)
+    assert (precision.status, recall.status) == ("ok", "ok")
+    assert precision.value == pytest.approx(0.5, abs=1e-6)  # useful context ranked second
+    assert recall.value == 1.0
+    broken = judging.context_recall(ScriptedJudge(['{"classifications": []}']), "q?", reference, contexts)
+    assert broken.status == "failed"  # ragas' NaN is a failure, not a silent gap
