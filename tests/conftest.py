@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 
 from briefbot import BriefBot, Settings
@@ -27,3 +29,20 @@ def briefing_text():
     from briefbot.briefing import load_briefing
 
     return load_briefing(DEFAULT_BRIEFING).text
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(fake_bot):
+    """The real web app on a free localhost port, one per test module."""
+    from briefbot.web import build_app
+
+    app = build_app(fake_bot)
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    yield app.local_url
+    app.close()

@@ -4,12 +4,10 @@ Screenshots go to test-output/ at the repo root (git-ignored) so a person can lo
 """
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-from briefbot.web import build_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")]
 
@@ -20,21 +18,6 @@ CHROMIUM_ARGS = [
 ]
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 WAIT_MS = 60_000  # generous: the test machine is shared and slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server_url(fake_bot):
-    app = build_app(fake_bot)
-    port = free_port()
-    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
 
 
 @pytest.fixture(scope="module")

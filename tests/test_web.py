@@ -2,7 +2,6 @@
 
 import html
 import re
-import socket
 
 import pytest
 from gradio_client import Client
@@ -12,23 +11,9 @@ from briefbot import Settings
 from briefbot.briefing import parse_briefing
 from briefbot.cli import main
 from briefbot.web import ServeError, build_app, render_answer, render_briefing, serve
+from conftest import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # pandas deprecations inside Gradio
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server_url(fake_bot):
-    app = build_app(fake_bot)
-    port = free_port()
-    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
 
 
 @pytest.fixture(scope="module")

@@ -134,7 +134,7 @@ def format_table(report: dict) -> str:
         ("retrieve_seconds", "retrieval latency", " s"),
         ("first_token_seconds", "time to first (verified) text", " s"),
         ("answer_seconds", "total answer time", " s"),
-        ("generated_tokens_per_second", "generated tokens per second", ""),
+        ("generated_tokens_per_second", "generated tokens per answer second", ""),
         ("prompt_tokens", "prompt tokens per answer", ""),
         ("baseline_answer_seconds", "naive baseline answer time", " s"),
     ]:
