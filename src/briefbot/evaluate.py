@@ -139,29 +139,6 @@ def summarise(records: list[dict]) -> dict:
     }
 
 
-def run(bot, samples: list[Sample], progress=True) -> list[dict]:
-    """Ask every sample; a chain's follow-ups get the bot's own earlier answers as history."""
-    from tqdm import tqdm
-
-    histories: dict[str, list[dict]] = {}
-    records = []
-    for sample in tqdm(samples, desc="questions", disable=not progress):
-        history = histories.get(sample.chain, []) if sample.chain and sample.turn > 0 else []
-        started = time.perf_counter()
-        answer = bot.chat(sample.question, history)
-        passages = bot.retriever.retrieve(answer.standalone_question).passages
-        source_text = bot.briefing.text
-        record = score_sample(sample, answer, passages, source_text)
-        record["wall_seconds"] = round(time.perf_counter() - started, 3)
-        records.append(record)
-        if sample.chain:
-            histories[sample.chain] = history + [
-                {"role": "user", "content": sample.question},
-                {"role": "assistant", "content": answer.text},
-            ]
-    return records
-
-
 def write_results(records: list[dict], summary: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "samples.jsonl", "w", encoding="utf-8") as handle:

@@ -413,6 +413,15 @@ def _failed(reason: str, **details) -> Judged:
     return Judged(None, "failed", reason, details)
 
 
+def _generate(judge: Judge, prompt: str, response_model, step: str, schema: dict | None = None, **details):
+    """(parsed output, None), or (None, the failure naming `step`, with the raw output when unparsable)."""
+    try:
+        return judge.generate(prompt, response_model, schema=schema), None
+    except JudgeError as exc:
+        raw = {"raw": exc.raw} if isinstance(exc, JudgeParseError) else {}
+        return None, _failed(f"{step}: {exc}", **details, **raw)
+
+
 def faithfulness(judge: Judge, question: str, response: str, contexts: list[str]) -> Judged:
     """ragas' statement extraction and NLI prompts; the score is computed here from the verdicts."""
     from ragas.metrics.collections import Faithfulness
@@ -425,24 +434,18 @@ def faithfulness(judge: Judge, question: str, response: str, contexts: list[str]
 
     metric = Faithfulness(llm=judge)
     prompt = metric.statement_generator_prompt.to_string(StatementGeneratorInput(question=question, answer=response))
-    try:
-        extracted = judge.generate(prompt, StatementGeneratorOutput)
-    except JudgeParseError as exc:
-        return _failed(f"statement extraction: {exc}", raw=exc.raw)
-    except JudgeError as exc:
-        return _failed(f"statement extraction: {exc}")
+    extracted, failure = _generate(judge, prompt, StatementGeneratorOutput, "statement extraction")
+    if failure:
+        return failure
     statements = [s.strip() for s in extracted.statements if s and s.strip()]
     if not statements:
         return _failed("no statements extracted from a non-empty answer")
 
     prompt = metric.nli_statement_prompt.to_string(NLIStatementInput(context="\n".join(contexts), statements=statements))
     schema = with_item_count(schema_for(NLIStatementOutput), "statements", len(statements))
-    try:
-        judged = judge.generate(prompt, NLIStatementOutput, schema=schema)
-    except JudgeParseError as exc:
-        return _failed(f"verdicts: {exc}", statements=statements, raw=exc.raw)
-    except JudgeError as exc:
-        return _failed(f"verdicts: {exc}", statements=statements)
+    judged, failure = _generate(judge, prompt, NLIStatementOutput, "verdicts", schema=schema, statements=statements)
+    if failure:
+        return failure
     verdicts = [item.verdict for item in judged.statements]
     details = {"statements": statements, "verdicts": verdicts, "reasons": [item.reason for item in judged.statements]}
     if len(verdicts) != len(statements):
@@ -466,12 +469,9 @@ def answer_relevancy(judge: Judge, embeddings: BaseRagasEmbedding, question: str
     questions, noncommittal = [], []
     for _ in range(strictness):
         prompt = metric.prompt.to_string(AnswerRelevanceInput(response=response))
-        try:
-            out = judge.generate(prompt, AnswerRelevanceOutput)
-        except JudgeParseError as exc:
-            return _failed(f"question generation: {exc}", raw=exc.raw)
-        except JudgeError as exc:
-            return _failed(f"question generation: {exc}")
+        out, failure = _generate(judge, prompt, AnswerRelevanceOutput, "question generation")
+        if failure:
+            return failure
         if not out.question.strip():
             return _failed("the judge generated an empty question")
         questions.append(out.question.strip())
