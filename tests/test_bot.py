@@ -72,7 +72,7 @@ def test_stream_yields_text_then_the_answer(fake_bot):
 def test_answer_serialises_with_the_documented_fields(fake_bot):
     data = json.loads(json.dumps(fake_bot.ask("Who is the president of Tajikistan?").to_dict()))
     assert set(data) == {"text", "refused", "citations", "standalone_question", "timings"}
-    assert set(data["timings"]) == {"retrieve", "first_token", "total"}
+    assert set(data["timings"]) == {"retrieve", "first_token", "total", "model_first_token"}
     for citation in data["citations"]:
         assert set(citation) == {"n", "chunk_id", "section", "start", "end", "quote"}
 

@@ -26,8 +26,11 @@ class Citation:
 @dataclass
 class Timings:
     retrieve: float = 0.0
+    # First verified text shown to the user; the model's own first token comes earlier, because a
+    # sentence is shown only once it is complete and supported.
     first_token: float | None = None
     total: float = 0.0
+    model_first_token: float | None = None
 
 
 @dataclass

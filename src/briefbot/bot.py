@@ -17,10 +17,24 @@ from briefbot.verify import Verifier
 log = logging.getLogger("briefbot")
 
 
-def _validate_question(question: object, limit: int) -> str:
+# Answers stay far below this (max_tokens is at most 2,048); questions have their own, lower limit.
+MAX_HISTORY_MESSAGE_CHARS = 20_000
+
+
+def _printable(text: str) -> str:
+    """Drop control characters, lone surrogates (undecodable bytes) and other unprintables.
+
+    They carry no meaning for retrieval, can drive a terminal (ESC sequences) and cannot be encoded
+    as UTF-8 for the answer's JSON; newlines and tabs stay.
+    """
+    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+
+
+def validate_question(question: object, limit: int) -> str:
+    """The cleaned question, or QuestionError. Cheap: the CLI checks a question before loading models."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
-    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
+    cleaned = _printable(question)
     if not cleaned:
         raise QuestionError("the question is empty: type a question about the briefing")
     if len(cleaned) > limit:
@@ -28,17 +42,30 @@ def _validate_question(question: object, limit: int) -> str:
     return cleaned
 
 
-def _validate_history(history: object) -> list[dict]:
+def validate_history(history: object, limit: int) -> list[dict]:
+    """Cleaned {'role', 'content'} messages, or QuestionError naming the first bad message.
+
+    User turns were questions, so they get the question limit; every turn is checked even though
+    only the last few reach the model, so a broken client fails at once and not turns later.
+    """
     if history is None:
         return []
     if not isinstance(history, list):
         raise QuestionError("history must be a list of {'role', 'content'} messages")
     messages = []
-    for message in history:
+    for number, message in enumerate(history, start=1):
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            raise QuestionError("each history message must be a dict with role 'user' or 'assistant' and content")
+            raise QuestionError(
+                f"history message {number} must be a dict with role 'user' or 'assistant' and content"
+            )
         content = message.get("content")
-        messages.append({"role": message["role"], "content": content if isinstance(content, str) else str(content or "")})
+        if not isinstance(content, str):
+            raise QuestionError(f"history message {number} must have text content")
+        content = _printable(content)
+        most = limit if message["role"] == "user" else max(limit, MAX_HISTORY_MESSAGE_CHARS)
+        if len(content) > most:
+            raise QuestionError(f"history message {number} is {len(content):,} characters long; the limit is {most:,}")
+        messages.append({"role": message["role"], "content": content})
     return messages
 
 
@@ -71,11 +98,18 @@ class BriefBot:
                 answer = item
         return answer
 
+    @staticmethod
+    def _timed(raw: Iterator[str], timings: Timings, started: float) -> Iterator[str]:
+        for delta in raw:
+            if timings.model_first_token is None:
+                timings.model_first_token = time.perf_counter() - started
+            yield delta
+
     def stream(self, question: str, history: list[dict] | None = None) -> Iterator[str | Answer]:
         """Yield verified answer text as it is generated, then the final Answer."""
         started = time.perf_counter()
-        question = _validate_question(question, self.settings.max_question_chars)
-        history = _validate_history(history)
+        question = validate_question(question, self.settings.max_question_chars)
+        history = validate_history(history, self.settings.max_question_chars)
         standalone = self.backend.condense(history, question) if history else question
 
         retrieval_started = time.perf_counter()
@@ -85,7 +119,7 @@ class BriefBot:
 
         kept: list[VerifiedSentence] = []
         if passages and retrieval.best_dense_score >= self.settings.min_relevance:
-            raw = self.backend.stream_answer(standalone, passages)
+            raw = self._timed(self.backend.stream_answer(standalone, passages), timings, started)
             for verified in verified_stream(raw, passages, self.verifier, standalone):
                 if verified is None:
                     continue

@@ -7,6 +7,7 @@ is given and hides the llama.cpp handle we need for a process-wide lock and pref
 from __future__ import annotations
 
 import atexit
+import ctypes
 import threading
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,20 +21,42 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
+import llama_cpp
+import numpy as np
 from llama_cpp import Llama, LlamaRAMCache
+from llama_cpp.llama import LlamaState
 from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
 from briefbot.errors import BackendError, ModelError
 
 
-class _BoundedRAMCache(LlamaRAMCache):
-    """llama-cpp-python's RAM cache counts only a state's KV bytes, not its logits copy (up to
-    n_batch x vocab floats, ~300 MB for Qwen); counted here so the cache really stays in its budget."""
+class _KVStateLlama(Llama):
+    """Saves and restores only the KV cache. llama-cpp-python also copies the scores array (up to
+    n_batch x vocab floats, ~300 MB for Qwen) into every state, although with sampling done inside
+    llama.cpp it reads scores only for logprobs, which need logits_all=True (not used here)."""
 
-    @property
-    def cache_size(self) -> int:
-        return sum(state.llama_state_size + state.scores.nbytes for state in self.cache_state.values())
+    def save_state(self) -> LlamaState:
+        size = llama_cpp.llama_state_get_size(self._ctx.ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        used = llama_cpp.llama_state_get_data(self._ctx.ctx, buffer, size)
+        return LlamaState(
+            input_ids=self.input_ids[: self.n_tokens].copy(),
+            scores=np.empty((0, self._n_vocab), dtype=np.single),
+            n_tokens=self.n_tokens,
+            llama_state=bytes(buffer)[:used],
+            llama_state_size=used,
+            seed=self._seed,
+        )
+
+    def load_state(self, state: LlamaState) -> None:
+        self.input_ids[: state.n_tokens] = state.input_ids
+        self.n_tokens = state.n_tokens
+        self._requires_eval = True
+        self._seed = state.seed
+        buffer = (ctypes.c_uint8 * state.llama_state_size).from_buffer_copy(state.llama_state)
+        if llama_cpp.llama_state_set_data(self._ctx.ctx, buffer, state.llama_state_size) != state.llama_state_size:
+            raise RuntimeError("llama.cpp refused a saved KV state")
 
 
 class LocalLLM(CustomLLM):
@@ -43,7 +66,7 @@ class LocalLLM(CustomLLM):
     max_tokens: int = 200
     temperature: float = 0.0
     seed: int = 0
-    prompt_cache_bytes: int = 768 * 1024 * 1024
+    prompt_cache_bytes: int = 256 * 1024 * 1024
 
     _llama: Any = PrivateAttr(default=None)
     # (prompt tokens, generated tokens) of the last call, for `briefbot bench`.
@@ -56,7 +79,7 @@ class LocalLLM(CustomLLM):
         if not Path(self.model_path).is_file():
             raise ModelError(f"model file not found: {self.model_path}")
         try:
-            self._llama = Llama(
+            self._llama = _KVStateLlama(
                 model_path=self.model_path,
                 n_ctx=self.n_ctx,
                 n_threads=self.n_threads,
@@ -68,7 +91,7 @@ class LocalLLM(CustomLLM):
             raise ModelError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
         # Keeps the KV state of recent prompts: the fixed instructions and front matter are prefilled
         # once, not again after every condense call that evicted them from the live context.
-        self._llama.set_cache(_BoundedRAMCache(capacity_bytes=self.prompt_cache_bytes))
+        self._llama.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_bytes))
         # Freed before interpreter teardown; llama.cpp's own __del__ fails once modules are gone.
         atexit.register(self._llama.close)
 
