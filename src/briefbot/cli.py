@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import typing
 from pathlib import Path
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, default=None, help="only the first N standalone questions")
     bench.add_argument("--json", action="store_true", help="print the numbers as JSON")
     bench.add_argument("--no-baseline", action="store_true", help="skip timing the naive llama-index baseline")
+    bench.add_argument("--baseline-reset", type=int, default=4, metavar="N",
+                       help="also time the baseline on the first N questions with the model context reset first (default 4)")
 
     evaluate = commands.add_parser(
         "eval",
@@ -105,14 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# C0 and C1 control characters except newline and tab: ESC, CSI and OSC sequences in a briefing
+# (which the model may copy into an answer) would otherwise recolour, retitle or rewrite the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _shown(text: str) -> str:
+    """Text from briefings, the model or the user, safe to print: control characters made visible."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _progress(message: str) -> None:
-    print(f"· {message}", file=sys.stderr, flush=True)
+    print(f"· {_shown(message)}", file=sys.stderr, flush=True)
 
 
 def _print_citations(answer) -> None:
     for c in answer.citations:
         quote = c.quote if len(c.quote) <= 300 else c.quote[:297] + "…"
-        print(f"  [{c.n}] {c.section} (chars {c.start}–{c.end}): {quote}")
+        print(f"  [{c.n}] {_shown(c.section)} (chars {c.start}–{c.end}): {_shown(quote)}")
 
 
 def run_index(args, settings: Settings) -> int:
@@ -122,21 +135,24 @@ def run_index(args, settings: Settings) -> int:
     manifest = index.manifest
     print(f"index: {settings.index_dir} ({manifest['chunks']} chunks, chunking {manifest['chunking']})")
     for source in manifest["sources"]:
-        print(f"  {source['doc_id']}: {source['title']} {source['date']} ({source['chars']:,} chars)")
+        print(f"  {source['doc_id']}: {_shown(source['title'])} {_shown(source['date'])} ({source['chars']:,} chars)")
     return 0
 
 
 def run_ask(args, settings: Settings) -> int:
     from briefbot import BriefBot
+    from briefbot.bot import validate_question
 
+    # Before the models load: a mistyped question fails in a fraction of a second, not ten.
+    question = validate_question(args.question, settings.max_question_chars)
     bot = BriefBot(settings, progress=_progress)
     if args.json:
-        print(json.dumps(bot.ask(args.question).to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(bot.ask(question).to_dict(), ensure_ascii=False, indent=2))
         return 0
     answer = None
-    for item in bot.stream(args.question):
+    for item in bot.stream(question):
         if isinstance(item, str):
-            print(item, end="", flush=True)
+            print(_shown(item), end="", flush=True)
         else:
             answer = item
     print()
@@ -149,7 +165,11 @@ def run_chat(args, settings: Settings) -> int:
     from briefbot.errors import BriefBotError
 
     bot = BriefBot(settings, progress=_progress)
-    print(f"{bot.briefing.title} ({bot.briefing.date}). Ask a question; an empty line ends.")
+    if hasattr(sys.stdin, "reconfigure"):
+        # Undecodable input bytes become lone surrogates, which validation drops, as it does for
+        # `ask` arguments; a strict UTF-8 locale would otherwise end the chat with a traceback.
+        sys.stdin.reconfigure(errors="surrogateescape")
+    print(f"{_shown(bot.briefing.title)} ({_shown(bot.briefing.date)}). Ask a question; an empty line ends.")
     history: list[dict] = []
     while True:
         try:
@@ -164,15 +184,15 @@ def run_chat(args, settings: Settings) -> int:
         try:
             for item in bot.stream(question, history):
                 if isinstance(item, str):
-                    print(item, end="", flush=True)
+                    print(_shown(item), end="", flush=True)
                 else:
                     answer = item
         except BriefBotError as exc:
-            print(f"\n{exc}")
+            print(f"\n{_shown(str(exc))}")
             continue
         print()
         if answer.standalone_question != question:
-            print(f"  (searched for: {answer.standalone_question})")
+            print(f"  (searched for: {_shown(answer.standalone_question)})")
         _print_citations(answer)
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
@@ -224,7 +244,7 @@ def run_eval(args, settings: Settings) -> int:
 def run_bench(args, settings: Settings) -> int:
     from briefbot.bench import print_report, run_bench
 
-    print_report(run_bench(settings, limit=args.limit, baseline=not args.no_baseline, progress=_progress), args.json)
+    print_report(run_bench(settings, limit=args.limit, baseline=not args.no_baseline, cold_baseline=args.baseline_reset, progress=_progress), args.json)
     return 0
 
 
@@ -250,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"briefbot: invalid setting: {problems}", file=sys.stderr)
         return 2
     except BriefBotError as exc:
-        print(f"briefbot: {exc}", file=sys.stderr)
+        print(f"briefbot: {_shown(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
