@@ -254,14 +254,23 @@ def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, se
         # so reusing a path after the swap would hand back the retired store.
         chroma_dir = f"chroma-{staging.name.removeprefix('.staging-')}"
         client = chroma_client(settings, staging / chroma_dir)
+        collection = None
         if settings.chroma_url:
+            # The name is the fingerprint, so a complete collection of that name on a shared server is
+            # this same index, built by another worker (its own index_dir): reuse it. Deleting it would
+            # pull it from under that worker's queries.
             try:
-                client.delete_collection(collection_name)
+                existing = client.get_collection(collection_name)
             except Exception:
-                pass  # Not there yet: the usual case.
-        collection = client.create_collection(collection_name, metadata={"hnsw:space": "cosine"})
-        storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
-        VectorStoreIndex(nodes, storage_context=storage, embed_model=embed_model)
+                existing = None  # Not there yet: the usual case.
+            if existing is not None and sorted(existing.get(include=[])["ids"]) == sorted(n.node_id for n in nodes):
+                collection = existing
+            elif existing is not None:
+                client.delete_collection(collection_name)  # Left half-written by a failed build.
+        if collection is None:
+            collection = client.create_collection(collection_name, metadata={"hnsw:space": "cosine"})
+            storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
+            VectorStoreIndex(nodes, storage_context=storage, embed_model=embed_model)
         manifest = {
             "schema": SCHEMA_VERSION,
             "fingerprint": fingerprint,
