@@ -5,7 +5,8 @@ Layout of `index_dir`:
     live/docs/<id>.txt   the cleaned text of every briefing; all offsets point into these
     live/chroma-<build>/ the embedded Chroma store (unused when BRIEFBOT_CHROMA_URL names a server)
 A rebuild happens in a staging directory and is swapped in under a file lock, so a failed build
-leaves the last good index in place and a reader never sees a half-written one.
+leaves the last good index in place and a reader never sees a half-written one; what a killed
+build leaves behind is cleared (or, killed mid-swap, restored) on the next open.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def open_index(
 
     with FileLock(str(index_dir / ".lock")):
         live = _live(settings)
+        _recover(index_dir, live, progress)
         default = load_briefing(DEFAULT_BRIEFING)
         briefings = {default.doc_id: default}
         if not reset and (live / "docs").is_dir():
@@ -178,8 +180,20 @@ def open_index(
         return opened
 
 
+def _recover(index_dir: Path, live: Path, progress: Progress) -> None:
+    """Clear up after a build that was killed; only called under the lock, so none is running now."""
+    retired = sorted(index_dir.glob(".retired-*"), key=lambda path: int(path.name.rsplit("-", 1)[1]))
+    if retired and not live.exists():
+        # Killed between the two renames of the swap: the retired index is the last good one.
+        os.rename(retired.pop(), live)
+        progress("restored the last good index after an interrupted rebuild")
+    for leftover in [*retired, *index_dir.glob(".staging-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
 def _try_open(live: Path, fingerprint: str, settings: Settings, embed_model) -> BriefingIndex | None:
     """Return the index if it is complete and matches `fingerprint`, else None (it gets rebuilt)."""
+    from llama_index.core.schema import MetadataMode
     from llama_index.core.vector_stores.utils import metadata_dict_to_node
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -199,6 +213,13 @@ def _try_open(live: Path, fingerprint: str, settings: Settings, embed_model) -> 
             meta = node.metadata
             if briefings[meta["doc_id"]].text[meta["start"] : meta["end"]] != node.text:
                 return None
+        # The stored vectors must come from this embedding model and answer a query: a chunk's own
+        # embedding finds a stored vector at distance ~0. A store written by another model (or under
+        # a stale manifest) fails here and is rebuilt, instead of failing on the first question.
+        probe = embed_model.get_text_embedding(nodes[0].get_content(metadata_mode=MetadataMode.EMBED))
+        nearest = collection.query(query_embeddings=[probe], n_results=1, include=["distances"])
+        if not nearest["distances"][0] or nearest["distances"][0][0] > 1e-3:
+            return None
     except IndexBuildError:
         raise
     except Exception:
@@ -294,10 +315,18 @@ def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, se
             raise
         raise IndexBuildError(f"building the index failed, the previous index is untouched: {exc}") from exc
 
+    # Two renames under the lock: readers take the lock too, so none sees the gap, and a process
+    # killed inside it is repaired by _recover on the next open.
     retired = index_dir / f".retired-{os.getpid()}-{time.time_ns()}"
     if live.exists():
         os.rename(live, retired)
-    os.rename(staging, live)
+    try:
+        os.rename(staging, live)
+    except OSError as exc:
+        if retired.exists():
+            os.rename(retired, live)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise IndexBuildError(f"could not swap in the new index, the previous index is untouched: {exc}") from exc
     shutil.rmtree(retired, ignore_errors=True)
     if settings.chroma_url and old_manifest.get("collection") not in (None, manifest["collection"]):
         try:
