@@ -26,14 +26,16 @@ The same server answers programs through `gradio_client` (endpoint `/ask`, retur
     follow_up = client.predict("Who trained them?", history, api_name="/ask")
     print(follow_up["standalone_question"], follow_up["refused"])
 
-A question the engine rejects (empty, too long) raises `gradio_client.exceptions.AppError` with a
-readable message.
+A question the engine rejects (empty, too long, malformed history) raises
+`gradio_client.exceptions.AppError` with a readable message; a request body over
+MAX_REQUEST_BYTES (2 MB) is answered with HTTP 413 before Gradio reads it.
 """
 
 from __future__ import annotations
 
 import html
 import ipaddress
+import json
 import logging
 import re
 import socket
@@ -42,6 +44,7 @@ from functools import partial
 from typing import Callable
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from briefbot.answer import Answer
 from briefbot.bot import BriefBot
@@ -61,6 +64,10 @@ EXAMPLE_QUESTIONS = [
 
 # Waiting requests beyond this are turned away with "queue full" instead of piling up for minutes.
 MAX_QUEUE_SIZE = 24
+# Largest request body the server reads. A question at the highest max_question_chars (100,000),
+# JSON-escaped at up to 6 bytes a character, plus a long conversation fits; a bigger body is
+# refused with 413 before it is parsed, queued or held in memory.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
 # Every event that runs the model shares this concurrency group: one answer at a time.
 MODEL_QUEUE = "model"
 
@@ -256,9 +263,67 @@ class BriefBotBlocks(gr.Blocks):
     def launch(self, *args, **kwargs):
         for name, value in self.LAUNCH_DEFAULTS.items():
             kwargs.setdefault(name, value)
+        app_kwargs = dict(kwargs.get("app_kwargs") or {})
+        app_kwargs["middleware"] = [Middleware(RequestSizeLimit), *app_kwargs.get("middleware", [])]
+        kwargs["app_kwargs"] = app_kwargs
         if kwargs["share"]:
             raise ServeError("briefbot never creates public share links")
         return super().launch(*args, **kwargs)
+
+
+class RequestSizeLimit:
+    """ASGI middleware: a request body over `max_bytes` gets a 413 with a readable message.
+
+    Gradio's `max_file_size` covers uploads only; the JSON of an API call or a queued event has no
+    limit of its own. The body is read here (never more than `max_bytes` of it is kept) and handed
+    on, so a chunked body without a Content-Length is counted too.
+    """
+
+    def __init__(self, app, max_bytes: int = MAX_REQUEST_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before finishing the request
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: disconnect notices for streamed responses
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send) -> None:
+        limit = f"{self.max_bytes / 1024 / 1024:g} MB"
+        body = json.dumps(
+            {"error": f"The request is larger than the server accepts ({limit}). Send a shorter question or history."}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                # The unread rest of the body cannot be skipped on a kept-alive connection.
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def _friendly(exc: BriefBotError) -> str:
@@ -358,7 +423,7 @@ def build_app(bot: BriefBot) -> gr.Blocks:
         """Answer a question about the briefing. `history` is the conversation so far as
         [{"role": "user"|"assistant", "content": str}, ...]; returns Answer.to_dict()."""
         try:
-            return bot.chat(question, history or []).to_dict()
+            return bot.chat(question, history).to_dict()
         except BriefBotError as exc:
             raise gr.Error(_friendly(exc), title="Question not answered", print_exception=False) from None
 
