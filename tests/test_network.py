@@ -1,10 +1,9 @@
-"""No network at run time: index, ask, serve and eval run with every non-loopback connection refused.
+"""No network at run time: index, ask, eval and serve run with every non-loopback connection refused.
 
-Each command runs as a real subprocess with tests/data/net_sitecustomize.py installed as its
-`sitecustomize`, which refuses and logs any connect or name lookup beyond loopback. The env is
-stripped of the offline and no-telemetry variables, so what keeps the product offline is the
-product itself (`import briefbot` sets them). The four commands start together to save time; the
-index lock makes the other three wait for the one build.
+The commands run through the CLI's `main` in one subprocess (tests/data/net_commands.py) whose
+`sitecustomize` is tests/data/net_sitecustomize.py: it refuses and logs any connect or name lookup
+beyond loopback. The env is stripped of the offline and no-telemetry variables, so what keeps the
+product offline is the product itself (`import briefbot` sets them).
 """
 
 import json
@@ -22,8 +21,7 @@ from gradio_client import Client
 
 from conftest import free_port
 
-GUARD = Path(__file__).parent / "data" / "net_sitecustomize.py"
-BRIEFBOT = str(Path(sys.executable).with_name("briefbot"))
+DATA = Path(__file__).parent / "data"
 QUESTION = "How many Tajik border guards are on patrol today?"
 # What the product must set by itself; a developer's shell may have them, the test does not.
 PRODUCT_SETS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ANONYMIZED_TELEMETRY", "GRADIO_ANALYTICS_ENABLED", "RAGAS_DO_NOT_TRACK")
@@ -33,15 +31,15 @@ PRODUCT_SETS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ANONYMIZED_TELEMETRY"
 def sandbox(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("offline")
     (root / "guard").mkdir()
-    shutil.copy(GUARD, root / "guard" / "sitecustomize.py")
+    shutil.copy(DATA / "net_sitecustomize.py", root / "guard" / "sitecustomize.py")
     return root
 
 
-def _env(sandbox: Path, name: str) -> dict:
+def _env(sandbox: Path, log_name: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in PRODUCT_SETS and not k.startswith("BRIEFBOT_")}
     env.update(
         PYTHONPATH=os.pathsep.join([str(sandbox / "guard"), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        BRIEFBOT_NET_LOG=str(sandbox / f"{name}.blocked.log"),
+        BRIEFBOT_NET_LOG=str(sandbox / f"{log_name}.blocked.log"),
         BRIEFBOT_INDEX_DIR=str(sandbox / "index"),
         BRIEFBOT_CACHE_DIR=str(sandbox / "cache"),
         BRIEFBOT_BACKEND="fake",
@@ -54,47 +52,46 @@ def _blocked(sandbox: Path, name: str) -> str:
     return log.read_text(encoding="utf-8") if log.exists() else ""
 
 
-def _serve_and_ask(sandbox: Path) -> dict:
-    """Start `briefbot serve`, ask it one question over loopback, stop it with Ctrl-C."""
-    port = free_port()
-    server = subprocess.Popen(
-        [BRIEFBOT, "serve", "--port", str(port)], env=_env(sandbox, "serve"), cwd=sandbox,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(server.stderr), daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 300
-    while not any("serving on" in line for line in lines) and server.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    answer = None
-    if any("serving on" in line for line in lines):
-        answer = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(QUESTION, [], api_name="/ask")
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=60)
-    finally:
-        server.kill()
-    reader.join(timeout=10)
-    return {"returncode": server.returncode, "answer": answer, "stderr": "".join(lines)}
+def _result(sandbox: Path, name: str) -> dict:
+    code = sandbox / f"{name}.code"
+    return {
+        "returncode": int(code.read_text()) if code.exists() else None,
+        "stdout": (sandbox / f"{name}.out").read_text() if code.exists() else "",
+        "stderr": (sandbox / f"{name}.err").read_text() if code.exists() else "",
+    }
 
 
 @pytest.fixture(scope="module")
 def offline_runs(sandbox) -> dict:
+    """Index, ask and eval, then serve: asked one question over loopback, then stopped with Ctrl-C."""
+    port = free_port()
     commands = {
-        "index": [BRIEFBOT, "index"],
-        "ask": [BRIEFBOT, "ask", "--json", QUESTION],
-        "eval": [BRIEFBOT, "eval", "--judge", "stub", "--limit", "2", "--out", str(sandbox / "eval")],
+        "index": ["index"],
+        "ask": ["ask", "--json", QUESTION],
+        "eval": ["eval", "--judge", "stub", "--limit", "2", "--out", str(sandbox / "eval")],
+        "serve": ["serve", "--port", str(port)],
     }
-    runs = {
-        name: subprocess.Popen(command, env=_env(sandbox, name), cwd=sandbox, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name, command in commands.items()
-    }
-    served = _serve_and_ask(sandbox)
-    results = {"serve": served}
-    for name, run in runs.items():
-        stdout, stderr = run.communicate(timeout=300)
-        results[name] = {"returncode": run.returncode, "stdout": stdout, "stderr": stderr}
+    process = subprocess.Popen(
+        [sys.executable, str(DATA / "net_commands.py"), str(sandbox), json.dumps(commands)],
+        env=_env(sandbox, "startup"), cwd=sandbox, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 300
+    while not any("serving on" in line for line in lines) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    answer = None
+    if any("serving on" in line for line in lines):
+        answer = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(QUESTION, [], api_name="/ask")
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    reader.join(timeout=10)
+    results = {name: _result(sandbox, name) for name in ("index", "ask", "eval")}
+    results["serve"] = {"answer": answer, "stderr": "".join(lines)}
     return results
 
 
@@ -122,7 +119,7 @@ def test_index_builds_offline(offline_runs, sandbox):
     run = offline_runs["index"]
     assert run["returncode"] == 0, run["stderr"]
     assert "chunks" in run["stdout"]
-    assert _blocked(sandbox, "index") == ""
+    assert _blocked(sandbox, "startup") == "" and _blocked(sandbox, "index") == ""
 
 
 def test_ask_answers_offline(offline_runs, sandbox):

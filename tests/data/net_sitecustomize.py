@@ -1,8 +1,9 @@
 """Copied as `sitecustomize.py` first on PYTHONPATH by tests/test_network.py: no connection may leave this machine.
 
 Every connect and name lookup for a non-loopback address fails with ENETUNREACH and is appended,
-with the code that tried it, to the file named by BRIEFBOT_NET_LOG. Loopback stays open, so a
-server can be asked over 127.0.0.1.
+with the code that tried it, to the file named by BRIEFBOT_NET_LOG at that moment (a driver running
+several commands points it at one log per command). Loopback stays open, so a server can be asked
+over 127.0.0.1.
 """
 
 import errno
@@ -11,7 +12,6 @@ import os
 import socket
 import traceback
 
-_LOG = os.environ["BRIEFBOT_NET_LOG"]
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -32,7 +32,7 @@ def _is_local(host) -> bool:
 
 def _refuse(what: str, target) -> None:
     stack = "".join(traceback.format_stack(limit=12)[:-2])
-    with open(_LOG, "a", encoding="utf-8") as log:
+    with open(os.environ["BRIEFBOT_NET_LOG"], "a", encoding="utf-8") as log:
         log.write(f"--- pid {os.getpid()}: {what} {target!r}\n{stack}")
     raise OSError(errno.ENETUNREACH, f"network access blocked by the test: {what} {target!r}")
 
