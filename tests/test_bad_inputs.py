@@ -157,6 +157,18 @@ REJECTED_FILES = [case for case in FILES if case["expect"] == "error"]
 ACCEPTED_FILES = [case for case in FILES if case["expect"] == "answer_or_refusal"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """MiniLM embeds a sentence or two at a time here; on a busy 2-core machine two OpenMP threads
+    made each question 5-15x slower than one (the CLI processes get OMP_NUM_THREADS=1 likewise)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # --- checks and the result table -----------------------------------------------------------
 
 
@@ -283,7 +295,7 @@ def test_web_body_limit_leaves_room_for_the_largest_allowed_question(client):
 
 
 def _cli_env(index_dir: Path) -> dict:
-    # One OpenMP thread for MiniLM: on a busy 2-core machine, spinning threads made the chat run 2.5x slower.
+    # One OpenMP thread for MiniLM, as in-process (see one_torch_thread): the chat ran 2.5x faster with it.
     return {
         **os.environ, "HF_HUB_OFFLINE": "1", "BRIEFBOT_INDEX_DIR": str(index_dir), "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1",
     }
@@ -373,7 +385,7 @@ def test_api_index_rejects_the_file_and_keeps_the_index(case, kept_index, fake_b
     path = _write(case, tmp_path)
     with pytest.raises(BriefingError) as caught:
         open_index(Settings(backend="fake", index_dir=copy), add_files=(path,), embed_model=fake_bot.verifier.embed_model)
-    _check_error(case, "api index", str(caught.value))
+    _check_error(case, "api index", str(caught.value).replace(str(path), path.name))
     assert _snapshot(copy) == before
 
 
@@ -385,7 +397,7 @@ def test_cli_index_rejects_the_file_and_keeps_the_index(case, kept_index, tmp_pa
     stderr = done.stderr.decode("utf-8", "backslashreplace")
     assert done.returncode == 1 and done.stdout == b""
     assert "loading the embedding model" not in stderr and stderr.startswith("briefbot: ")
-    _check_error(case, "cli index", stderr.removeprefix("briefbot: ").strip())
+    _check_error(case, "cli index", stderr.removeprefix("briefbot: ").strip().replace(str(path), path.name))
     assert _snapshot(copy) == before
 
 
@@ -457,8 +469,15 @@ def test_server_still_answers_after_the_corpus(client, fake_bot):
 
 
 def test_corpus_table():
-    """The outcome of every case on every surface that ran, as Markdown (shown with -s)."""
-    print("\n| case | surface | outcome |\n|---|---|---|")
+    """Every case's outcome on every surface that ran, as a Markdown table (shown with -s)."""
+    cells: dict[str, dict[str, list[str]]] = {}
     for case_id, surface, outcome in RESULTS:
-        shown = (outcome if len(outcome) <= 110 else outcome[:107] + "…").replace("|", "\\|").replace("\n", " ")
-        print(f"| {case_id} | {surface} | {shown} |")
+        column, _, command = surface.partition(" ")
+        shown = outcome if len(outcome) <= 70 else outcome[:67] + "…"
+        cells.setdefault(case_id, {}).setdefault(column, []).append(f"{command}: {shown}" if column == "cli" else shown)
+    print("\n| case | expected | API | web | CLI |\n|---|---|---|---|---|")
+    for case in CASES:
+        row = cells.get(case["id"], {})
+        shown = [" · ".join(row.get(column, ["–"])).replace("|", "\\|").replace("\n", " ") for column in ("api", "web", "cli")]
+        expected = case["expect"] + (" (known issue)" if "known_issue" in case else "")
+        print(f"| {case['id']} | {expected} | {' | '.join(shown)} |")
