@@ -176,6 +176,10 @@ def _record(case: dict, surface: str, outcome: str) -> None:
     RESULTS.append((case["id"], surface, outcome))
 
 
+def _answer_outcome(refused: bool, citations: int) -> str:
+    return f"refused ({citations} closest passages)" if refused else f"answered, {citations} citation{'s' * (citations != 1)}"
+
+
 def _check_error(case: dict, surface: str, message: str) -> None:
     _record(case, surface, f"error: {message}")
     assert case["expect"] == "error", f"expected an answer or a refusal, got the error {message!r}"
@@ -188,7 +192,7 @@ def _check_error(case: dict, surface: str, message: str) -> None:
 
 def _check_answer(case: dict, surface: str, answer: dict, texts: dict[str, str]) -> None:
     citations = answer["citations"]
-    _record(case, surface, f"refused ({len(citations)} closest passages)" if answer["refused"] else f"answered, {len(citations)} citations")
+    _record(case, surface, _answer_outcome(answer["refused"], len(citations)))
     assert case["expect"] == "answer_or_refusal", f"expected an error, got the answer {answer['text']!r}"
     assert answer["refused"] or citations, "an answer without citations"
     for c in citations:
@@ -457,7 +461,7 @@ def test_cli_ask_about_the_added_file_prints_no_control_characters(case, added, 
     assert not any(line in printed for line in SYSTEM_PROMPT_LINES)
     citations = sum(1 for line in printed.splitlines() if _CITATION_LINE.match(line))
     refused = printed.startswith("The briefing does not answer")
-    _record(case, "cli ask", f"refused ({citations} closest passages)" if refused else f"answered, {citations} citations")
+    _record(case, "cli ask", _answer_outcome(refused, citations))
 
 
 # --- after the corpus -----------------------------------------------------------------------------
