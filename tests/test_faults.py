@@ -86,6 +86,7 @@ DAMAGE = {
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_damaged_chroma_files_never_serve_a_broken_index(index_copy, embed_model, good_index, damage):
     good = json.loads((good_index / "live" / "manifest.json").read_text())
+    _reopen(index_copy, embed_model)  # open first, as a running server would have it
     DAMAGE[damage](index_copy)
 
     index, _ = _reopen(index_copy, embed_model)

@@ -202,7 +202,12 @@ def _try_open(live: Path, fingerprint: str, settings: Settings, embed_model) -> 
         if manifest.get("fingerprint") != fingerprint:
             return None
         briefings = _stored_briefings(live)
-        client = chroma_client(settings, live / manifest["chroma_dir"])
+        chroma_path = live / manifest["chroma_dir"]
+        # Chroma keeps one client per path for the whole process, and it can go on answering from
+        # open handles after its files were deleted: ask the disk too.
+        if not settings.chroma_url and not (chroma_path / "chroma.sqlite3").is_file():
+            return None
+        client = chroma_client(settings, chroma_path)
         collection = client.get_collection(manifest["collection"])
         stored = collection.get(include=["documents", "metadatas"])
         if len(stored["ids"]) != manifest["chunks"]:
