@@ -143,7 +143,7 @@ def _briefbot_command() -> str:
 
 
 def test_two_index_runs_at_once_build_one_valid_index(tmp_path, fake_bot, embed_model):
-    env = {**os.environ, "BRIEFBOT_INDEX_DIR": str(tmp_path)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFBOT_")} | {"BRIEFBOT_INDEX_DIR": str(tmp_path)}
     runs = [
         subprocess.Popen([_briefbot_command(), "index"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
