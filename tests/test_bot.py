@@ -36,6 +36,13 @@ def test_entirely_unsupported_answer_becomes_a_refusal(fake_bot, fake_llm):
     assert 1 <= len(answer.citations) <= 3
 
 
+def test_true_sentence_that_does_not_answer_becomes_a_refusal(fake_bot, fake_llm):
+    fake_llm.replies.append("The Taliban currently controls 10–15% of Afghan territory [2].")
+    answer = fake_bot.ask("Who is the current leader of the Taliban?")
+    assert answer.refused
+    assert "10–15" not in answer.text
+
+
 def test_model_refusal_lists_the_closest_passages(fake_bot, fake_llm):
     fake_llm.replies.append("NOT IN BRIEFING")
     answer = fake_bot.ask("What is Tajikistan's population?")

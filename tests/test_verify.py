@@ -1,7 +1,7 @@
 import pytest
 
 from briefbot.retrieve import Passage
-from briefbot.verify import AnswerSentence, Verifier, fact_in, facts, is_refusal, split_answer
+from briefbot.verify import AnswerSentence, Verifier, answers_question, fact_in, facts, is_refusal, split_answer
 
 GUARDS = (
     "In Soviet times, the 1344-km Tajik–Afghan border was secured by approximately 25,000 border guards. "
@@ -80,3 +80,25 @@ def test_names_may_come_from_the_question_but_numbers_may_not(fake_bot):
     assert verifier.support(no, [invited], "Did the US accept?") is None
     guards = passage(2, GUARDS)
     assert verifier.support(AnswerSentence("Yes, 20,000 Tajik guards patrol.", (2,)), [guards], "Do 20,000 Tajik guards patrol?") is None
+
+
+def test_a_range_is_one_fact_and_backs_its_ends():
+    control = "The Taliban controls 10–15% of Afghan territory."
+    assert missing_facts("The Taliban controls 10–15% of the country.", control) == []
+    assert missing_facts("The Taliban controls 15% of the country.", control) == []
+    assert missing_facts("The Taliban controls 15–15% of the country.", control) == ["15-15"]
+
+
+@pytest.mark.parametrize(
+    "question, sentences, expected",
+    [
+        ("Who is the current leader of the Taliban?", ["The Taliban currently controls 10–15% of Afghan territory."], False),
+        ("Who is Russia's special envoy for Afghanistan?", ["Kabulov is Russia's special envoy."], True),
+        ("How long is the Turkmen–Afghan border?", ["The Turkmen border is a route for drugs."], False),
+        ("How many Tajik border guards are on patrol?", ["16,000 Tajik border guards are on patrol."], True),
+        ("How many guards patrolled in 2016?", ["Guards patrolled in 2016."], False),
+        ("Why is Moscow courting the Taliban?", ["The Taliban are a counterbalance to IS."], True),
+    ],
+)
+def test_an_answer_must_give_what_the_question_asks_for(question, sentences, expected):
+    assert answers_question(question, sentences) is expected

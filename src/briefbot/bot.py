@@ -12,7 +12,7 @@ from briefbot.errors import QuestionError
 from briefbot.index import BriefingIndex, load_embedding_model, open_index
 from briefbot.retrieve import HybridRetriever
 from briefbot.settings import DEFAULT_BRIEFING, Settings
-from briefbot.verify import Verifier
+from briefbot.verify import Verifier, answers_question
 
 log = logging.getLogger("briefbot")
 
@@ -120,13 +120,22 @@ class BriefBot:
         kept: list[VerifiedSentence] = []
         if passages and retrieval.best_dense_score >= self.settings.min_relevance:
             raw = self._timed(self.backend.stream_answer(standalone, passages), timings, started)
+            shown = 0
+            topic = " ".join(p.text for p in passages if p.front_matter)
             for verified in verified_stream(raw, passages, self.verifier, standalone):
                 if verified is None:
                     continue
+                kept.append(verified)
+                # Held back until the answer gives what was asked (a name, a number): a related
+                # true sentence alone becomes a refusal, not a shown non-answer.
+                if not answers_question(standalone, [v.text for v in kept], topic):
+                    continue
                 if timings.first_token is None:
                     timings.first_token = time.perf_counter() - started
-                yield (" " if kept else "") + verified.text
-                kept.append(verified)
+                for pending in kept[shown:]:
+                    yield (" " if shown else "") + pending.text
+                    shown += 1
+            kept = kept[:shown]
 
         if kept:
             text = " ".join(v.text for v in kept)

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     chunk_size: int = Field(64, ge=32, le=2048, description="Chunk size in tokens (whole sentences; a longer sentence is its own chunk)")
     chunk_overlap: int = Field(0, ge=0, le=512, description="Chunk overlap in tokens")
     min_relevance: float = Field(0.2, ge=-1.0, le=1.0, description="Refuse without generating when the best dense match is below this cosine")
-    support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Semantic support needed for an answer sentence (see verify.py)")
+    support_threshold: float = Field(0.6, ge=0.0, le=1.0, description="Semantic support needed for an answer sentence (see verify.py)")
 
     n_threads: int = Field(2, ge=1, le=256, description="CPU threads for the local model")
     n_ctx: int = Field(4096, ge=512, le=32768, description="Context window of the local model")

@@ -5,7 +5,10 @@ A sentence is supported when
   1. every number in it occurs in the passage that supports it, and every capitalised name occurs
      in the retrieved passages or the question (hard facts), and
   2. it says what the passage says: the MiniLM cosine between the sentence and the passage's closest
-     sentence reaches `threshold`, or at least 60% of its content words occur in the passage.
+     sentence reaches `threshold` (0.6), or at least 70% of its content words occur in the passage.
+An answer as a whole must also address its question:
+  3. a "who" answer names someone not already in the question or the front matter, and a "how
+     many/much/long" answer gives a number not in the question (`answers_question`).
 The supporting span is that closest sentence plus any sentence holding one of the facts: the
 citation's quote is exactly `briefing.text[start:end]` of that span.
 """
@@ -19,7 +22,8 @@ from briefbot.briefing import sentence_spans
 from briefbot.retrieve import Passage
 
 CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A range ("10–15") is one fact: its endpoints alone must not vouch for a garbled "15–15".
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*(?:\s*[–—-]\s*\d+(?:[.,]\d+)*)?")
 _NAME = re.compile(r"\b[A-Z][\w’'\-.]*\w|\b[A-Z]\b")
 _WORD = re.compile(r"[a-z0-9]+")
 # Capitalised only because they start a sentence or are ordinary English: not facts to check.
@@ -41,7 +45,7 @@ REFUSAL_PATTERN = re.compile(
     r"\bcannot (be )?(answer|find|determine)|\bcan't (answer|find|determine)|\bunable to (answer|find|determine)",
     re.IGNORECASE,
 )
-MIN_WORD_COVERAGE = 0.6
+MIN_WORD_COVERAGE = 0.7
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,14 @@ def is_refusal(sentence: str) -> bool:
 
 
 def numbers(text: str) -> set[str]:
-    return {match.replace(",", "") for match in _NUMBER.findall(text)}
+    """Numbers as a sentence states them; a range is kept whole, as "10-15"."""
+    return {re.sub(r"\s*[–—-]\s*", "-", match.replace(",", "")) for match in _NUMBER.findall(text)}
+
+
+def numbers_stated(text: str) -> set[str]:
+    """Numbers a passage vouches for: each range whole and each of its ends ("10–15%" backs "15%")."""
+    found = numbers(text)
+    return found | {end for number in found for end in number.split("-")}
 
 
 def names(text: str) -> set[str]:
@@ -127,8 +138,32 @@ def facts(sentence: str) -> list[str]:
 
 def fact_in(fact: str, text: str) -> bool:
     if fact[0].isdigit():
-        return fact in numbers(text)
+        return fact in numbers_stated(text)
     return _name_occurs(fact, _normalise(text))
+
+
+_ASKS_FOR_NAME = re.compile(r"\s*(who|whom|whose)\b", re.IGNORECASE)
+_ASKS_FOR_NUMBER = re.compile(
+    r"\s*(how (many|much|long|far|big|large|old|high)|what (percentage|percent|proportion|share|number|fraction))\b", re.IGNORECASE
+)
+
+
+def answers_question(question: str, sentences: list[str], topic: str = "") -> bool:
+    """Whether supported sentences give the kind of fact the question asks for.
+
+    A true sentence near the topic is not an answer: "Who leads the Taliban?" answered with what
+    the Taliban control names nobody. "Who" needs a name that is neither in the question nor in
+    `topic` (the briefing's front matter: "Afghan", "Russia" name no one in particular);
+    "how many/much/long" needs a number the question does not contain.
+    """
+    if _ASKS_FOR_NAME.match(question):
+        known = question + " " + topic
+        # Every capitalised word counts here, a sentence's first word too ("Kabulov said …").
+        named = {m.group() for sentence in sentences for m in _NAME.finditer(sentence) if m.group().lower() not in _ORDINARY}
+        return any(not fact_in(name, known) for name in named)
+    if _ASKS_FOR_NUMBER.match(question):
+        return any(number not in numbers(question) for sentence in sentences for number in numbers(sentence))
+    return True
 
 
 class Verifier:
@@ -165,21 +200,21 @@ class Verifier:
         vector = np.array(self.embed_model.get_text_embedding(sentence.text))
         needed = numbers(sentence.text)
         for passage in ordered:
-            if needed <= numbers(passage.text):
+            if needed <= numbers_stated(passage.text):
                 span = self._closest_span(sentence.text, vector, passage, needed)
                 if span is not None:
                     return (span,)
         # A sentence may join facts from neighbouring chunks: the closest passage carries its meaning,
         # and each number it lacks is cited where it stands.
         best = max(ordered, key=lambda p: float(np.max(self._passage_sentences(p)[1] @ vector)), default=None)
-        if best is None or not needed <= numbers(context):
+        if best is None or not needed <= numbers_stated(context):
             return None
-        main = self._closest_span(sentence.text, vector, best, needed & numbers(best.text))
+        main = self._closest_span(sentence.text, vector, best, needed & numbers_stated(best.text))
         if main is None:
             return None
         spans = [main]
-        for number in sorted(needed - numbers(best.text)):
-            holder = next((p for p in ordered if number in numbers(p.text)), None)
+        for number in sorted(needed - numbers_stated(best.text)):
+            holder = next((p for p in ordered if number in numbers_stated(p.text)), None)
             if holder is None:
                 return None
             spans.append(self._closest_span(sentence.text, vector, holder, {number}, require_similarity=False))
