@@ -44,7 +44,9 @@ class Briefing:
 
 
 def doc_id_for(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-") or "briefing"
+    """A readable id from the file name; any script's letters kept, so "доклад.txt" and "报告.txt" differ."""
+    readable = re.sub(r"[^\w.-]+", "-", path.stem).strip("-")
+    return readable or "briefing-" + hashlib.sha256(path.stem.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def load_briefing(path: Path) -> Briefing:
@@ -52,6 +54,11 @@ def load_briefing(path: Path) -> Briefing:
     if path.suffix.lower() not in {".txt", ".md"}:
         raise BriefingError(f"{path}: only .txt and .md briefings can be indexed")
     try:
+        # A FIFO or a link to /dev/zero would block or fill memory before any size check on the text.
+        if path.exists() and not path.is_file():
+            raise BriefingError(f"{path}: not a regular file")
+        if path.stat().st_size > MAX_BRIEFING_CHARS * 4:
+            raise BriefingError(f"{path}: {path.stat().st_size:,} bytes is over the {MAX_BRIEFING_CHARS:,}-character limit")
         raw = path.read_bytes()
     except OSError as exc:
         raise BriefingError(f"{path}: cannot be read ({exc.strerror or exc})") from exc

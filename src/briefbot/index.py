@@ -153,6 +153,9 @@ def open_index(
     added = {}
     for path in add_files:
         briefing = load_briefing(Path(path))
+        # Briefings are stored and cited by this id: a clash would silently replace a briefing.
+        if briefing.doc_id == DEFAULT_BRIEFING.stem or briefing.doc_id in added:
+            raise BriefingError(f"{path}: another briefing is already named {briefing.doc_id!r}; rename the file")
         added[briefing.doc_id] = briefing
     embed_model = embed_model or load_embedding_model()
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -14,6 +15,7 @@ from briefbot.retrieve import Passage
 from briefbot.settings import PACKAGE_DIR, Settings
 
 PROMPTS_DIR = PACKAGE_DIR / "prompts"
+log = logging.getLogger("briefbot")
 REFUSAL = "NOT IN BRIEFING"
 
 
@@ -69,14 +71,19 @@ class LLMBackend:
         except BackendError:
             raise
         except Exception as exc:
-            raise BackendError(f"the {self.name} backend failed: {exc}") from exc
+            raise self._failure(exc) from exc
+
+    def _failure(self, exc: Exception) -> BackendError:
+        # The user sees what failed; the internals (which may quote prompts or hosts) go to the log.
+        log.error("the %s backend failed: %r", self.name, exc)
+        return BackendError(f"the {self.name} backend could not answer just now (details are logged)")
 
     def condense(self, history: list[dict], question: str) -> str:
         prompt = self.condense_template.format(history=format_history(history), question=question)
         try:
             text = self.llm.complete(prompt, max_tokens=60).text
         except Exception as exc:
-            raise BackendError(f"the {self.name} backend failed: {exc}") from exc
+            raise self._failure(exc) from exc
         standalone = text.strip().split("\n")[0].strip().strip('"').strip()
         return standalone or question
 

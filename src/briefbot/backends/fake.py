@@ -30,17 +30,21 @@ class FakeLLM(CustomLLM):
 
     def _reply(self, prompt: str) -> str:
         if prompt.rstrip().endswith("Standalone question:"):
-            follow_up = re.search(r"Follow-up question: (.*)", prompt).group(1).strip()
-            earlier = re.findall(r"^User: (.*)$", prompt, re.MULTILINE)
+            # The last occurrences: the prompt's worked example comes before the real conversation.
+            follow_up = re.findall(r"Follow-up question: (.*)", prompt)[-1].strip()
+            conversation = prompt[prompt.rfind("Conversation:") :]
+            earlier = re.findall(r"^User: (.*)$", conversation, re.MULTILINE)
             return f"{follow_up} (about: {earlier[-1]})" if earlier else follow_up
         if self.replies:
             return self.replies.pop(0)
         # Only the passages after the last "Passages:" header: the system prompt has worked examples.
-        prompt = prompt[prompt.rfind("Passages:") :]
-        question = _words(re.search(r"Question: (.*)", prompt).group(1))
+        # The question is the last line: a question quoting "Passages:" must not move the cut.
+        head, _, question_text = prompt.rpartition("Question: ")
+        prompt = head[head.rfind("Passages:") :] + "Question:"
+        question = _words(question_text)
         best, best_overlap = None, 0.0
         for number, text in re.findall(r"^\[(\d+)\] (.*?)(?=^\[\d+\] |^Question:)", prompt, re.MULTILINE | re.DOTALL):
-            for sentence in re.findall(r".+?[.!?](?=\s|$)", text):
+            for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
                 words = _words(sentence)
                 overlap = len(question & words) / (1 + len(words)) ** 0.5
                 if overlap > best_overlap:
