@@ -348,10 +348,10 @@ def test_cli_chat(case, chat_transcript, fake_bot):
     briefing = fake_bot.briefing.text
     for match in citations:
         n, start, end, quote = int(match[1]), int(match[2]), int(match[3]), match[4]
-        shown = briefing[start:end]
-        # Quotes over 300 characters are cut to 297 and an ellipsis.
+        shown = " ".join(briefing[start:end].split())
+        # Quotes are printed on one line, and over 300 characters cut to 297 and an ellipsis.
         assert quote == shown or (quote.endswith("…") and shown.startswith(quote[:-1]))
-        answer["citations"].append({"n": n, "chunk_id": f"{fake_bot.briefing.doc_id}:x", "start": start, "end": end, "quote": shown})
+        answer["citations"].append({"n": n, "chunk_id": f"{fake_bot.briefing.doc_id}:x", "start": start, "end": end, "quote": briefing[start:end]})
     _check_answer(case, "cli chat", answer, fake_bot.texts)
 
 

@@ -101,4 +101,5 @@ def test_a_range_is_one_fact_and_backs_its_ends():
     ],
 )
 def test_an_answer_must_give_what_the_question_asks_for(question, sentences, expected):
-    assert answers_question(question, sentences) is expected
+    front_matter = "A Dangerous Flirtation: Russia and the Taliban. By seeking a larger role in Afghanistan, the Kremlin is playing with fire."
+    assert answers_question(question, sentences, front_matter) is expected

@@ -124,7 +124,9 @@ def _progress(message: str) -> None:
 
 def _print_citations(answer) -> None:
     for c in answer.citations:
-        quote = c.quote if len(c.quote) <= 300 else c.quote[:297] + "…"
+        # One line per citation: the offsets give the exact span, the terminal gets it unwrapped.
+        quote = " ".join(c.quote.split())
+        quote = quote if len(quote) <= 300 else quote[:297] + "…"
         print(f"  [{c.n}] {_shown(c.section)} (chars {c.start}–{c.end}): {_shown(quote)}")
 
 
