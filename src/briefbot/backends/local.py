@@ -66,7 +66,7 @@ class LocalLLM(CustomLLM):
     max_tokens: int = 200
     temperature: float = 0.0
     seed: int = 0
-    prompt_cache_bytes: int = 256 * 1024 * 1024
+    prompt_cache_bytes: int = 128 * 1024 * 1024
 
     _llama: Any = PrivateAttr(default=None)
     # (prompt tokens, generated tokens) of the last call, for `briefbot bench`.
