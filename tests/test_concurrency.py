@@ -170,11 +170,6 @@ def test_a_full_queue_says_busy_at_once_and_serves_the_rest(slow_server):
     assert _flood_request(slow_server, FLOOD, threading.Barrier(1))["answered"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web.py: Gradio's queue max_size counts every waiting event, so with the model queue full "
-    "even New chat and citation clicks (no concurrency limit) are refused with 'Queue is full'",
-)
 def test_a_full_model_queue_does_not_lock_the_rest_of_the_page(slow_app):
     url = slow_app.local_url
     clients = [Client(url, verbose=False) for _ in range(QUEUE_SIZE + 1)]

@@ -68,6 +68,8 @@ MAX_QUEUE_SIZE = 24
 # JSON-escaped at up to 6 bytes a character, plus a long conversation fits; a bigger body is
 # refused with 413 before it is parsed, queued or held in memory.
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
+# Page events (New chat, citation clicks) wait in the same Gradio queue; they get this much more room.
+UI_QUEUE_FACTOR = 4
 # Every event that runs the model shares this concurrency group: one answer at a time.
 MODEL_QUEUE = "model"
 
@@ -538,8 +540,34 @@ def build_app(bot: BriefBot) -> gr.Blocks:
 
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=MODEL_QUEUE)
 
-    app.queue(max_size=MAX_QUEUE_SIZE, default_concurrency_limit=1)
+    app.queue(max_size=MAX_QUEUE_SIZE * UI_QUEUE_FACTOR, default_concurrency_limit=1)
+    _bound_model_queue(app)
     return app
+
+
+def _bound_model_queue(app: gr.Blocks) -> None:
+    """Apply MAX_QUEUE_SIZE to questions waiting for the model only.
+
+    Gradio's max_size counts every waiting event, so a full model queue would also refuse "New chat"
+    and citation clicks. Hand-written over Gradio internals (`Queue.push`, its per-concurrency-id
+    queues; gradio is pinned) because Gradio has no per-group size limit.
+    """
+    from gradio.route_utils import get_fn
+
+    queue = app._queue
+    push = queue.push
+
+    async def push_bounded(body, request, username):
+        try:
+            fn = get_fn(app, None, body)
+        except Exception:
+            return await push(body, request, username)  # Gradio reports a bad request itself
+        waiting = queue.event_queue_per_concurrency_id.get(MODEL_QUEUE)
+        if fn.concurrency_id == MODEL_QUEUE and waiting is not None and len(waiting.queue) >= MAX_QUEUE_SIZE:
+            return False, f"Queue is full: {len(waiting.queue)} questions are waiting. Please try again in a minute.", "queue_full"
+        return await push(body, request, username)
+
+    queue.push = push_bounded
 
 
 # ---------------------------------------------------------------------------------------------
