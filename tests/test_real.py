@@ -49,3 +49,23 @@ def test_tiny_gguf_runs_through_the_local_backend(index_dir):
     for citation in answer.citations:
         assert bot.briefing.text[citation.start : citation.end] == citation.quote
     assert answer.timings.total > 0
+
+
+def test_saved_kv_state_restores_the_prompt_without_the_logits_copy():
+    from briefbot.backends.local import LocalLLM
+
+    llm = LocalLLM(model_path=str(tiny_model_path()), n_ctx=512, max_tokens=8)
+    llama = llm.llama
+    prompt = llama.tokenize(b"The Tajik-Afghan border is 1344 km long. The border guards number")
+    llama.eval(prompt)
+    state = llama.save_state()
+    assert state.scores.size == 0  # no n_batch x vocab copy per state
+    assert state.n_tokens == len(prompt) and list(state.input_ids) == prompt
+    expected = [next(llama.generate(prompt, temp=0.0, reset=True))]
+
+    llama.reset()
+    llama.eval(llama.tokenize(b"Something else entirely, to overwrite the KV cache."))
+    llama.load_state(state)
+    assert llama.n_tokens == len(prompt)
+    # generate() reuses the restored prefix and re-evaluates only the last token for its logits.
+    assert [next(llama.generate(prompt, temp=0.0, reset=True))] == expected
