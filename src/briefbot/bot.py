@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Iterator
 
 from briefbot.answer import Answer, Timings, VerifiedSentence, citations_for, refusal, verified_stream
 from briefbot.backends import make_backend
 from briefbot.errors import QuestionError
-from briefbot.index import BriefingIndex, load_embedding_model, open_index
+from briefbot.index import BriefingIndex, chroma_client, load_embedding_model, open_index
 from briefbot.retrieve import HybridRetriever
 from briefbot.settings import DEFAULT_BRIEFING, Settings
 from briefbot.verify import Verifier, answers_question
@@ -75,6 +76,9 @@ class BriefBot:
     def __init__(self, settings: Settings | None = None, progress=None):
         self.settings = settings or Settings()
         progress = progress or (lambda message: log.info(message))
+        if self.settings.chroma_url:
+            # An unreachable index server is reported before the embedding model spends seconds loading.
+            chroma_client(self.settings, Path(self.settings.index_dir))
         progress("loading the embedding model…")
         embed_model = load_embedding_model()
         self.index: BriefingIndex = open_index(self.settings, embed_model=embed_model, progress=progress)
