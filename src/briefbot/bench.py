@@ -56,7 +56,7 @@ def run_bench(
     from tqdm import tqdm
 
     from briefbot import BriefBot
-    from briefbot.evaluate import BaselineSystem, _fake_baseline_llm, fact_present, load_dataset, looks_like_refusal
+    from briefbot.evaluate import BaselineSystem, _fake_baseline_llm, is_correct, load_dataset, looks_like_refusal
 
     samples = [s for s in load_dataset() if s.turn == 0][:limit]
     progress("cold start (a separate process)…")
@@ -64,11 +64,6 @@ def run_bench(
     bot = BriefBot(settings, progress=progress)
     index_build = measure_index_build(settings, bot.index.embed_model)
     llm = getattr(bot.backend, "llm", None)
-
-    def correct(sample, text: str, refused: bool) -> bool:
-        if not sample.answerable:
-            return refused
-        return not refused and all(fact_present(f, text) for f in sample.key_facts)
 
     rows = []
     for sample in tqdm(samples, desc="briefbot (warm)"):
@@ -84,7 +79,7 @@ def run_bench(
                 "prompt_tokens": prompt_tokens,
                 "generated_tokens": generated,
                 "tokens_per_second": generated / decoding if generated and decoding > 0 else None,
-                "correct": correct(sample, answer.text, answer.refused),
+                "correct": is_correct(sample, answer.text, answer.refused),
             }
         )
 
@@ -102,7 +97,7 @@ def run_bench(
             for sample in tqdm(samples, desc="naive baseline"):
                 output = system.respond(sample.question, [])
                 text = output.answer.text
-                baseline_rows.append({"total": output.answer.timings.total, "correct": correct(sample, text, looks_like_refusal(text))})
+                baseline_rows.append({"total": output.answer.timings.total, "correct": is_correct(sample, text, looks_like_refusal(text))})
             # Consecutive baseline prompts often start with the same 1,024-token chunk, which the live
             # context keeps; a question after unrelated traffic pays for the whole prompt.
             for sample in tqdm(samples[:cold_baseline], desc="naive baseline, context reset"):

@@ -82,6 +82,13 @@ def covered(span: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:
     return inside >= (span[1] - span[0]) / 2
 
 
+def is_correct(sample: Sample, text: str, refused: bool) -> bool:
+    """Answerable: not refused and every key fact present; unanswerable: refused."""
+    if not sample.answerable:
+        return refused
+    return not refused and all(fact_present(f, text) for f in sample.key_facts)
+
+
 def score_sample(sample: Sample, answer, passages, source_text: str) -> dict:
     citations_exact = all(source_text[c.start : c.end] == c.quote for c in answer.citations)
     references = span_ranges(sample.reference_spans, source_text)
@@ -97,18 +104,15 @@ def score_sample(sample: Sample, answer, passages, source_text: str) -> dict:
         "citations": [c.__dict__ for c in answer.citations],
         "citations_exact": citations_exact,
         "timings": answer.timings.__dict__,
+        "correct": is_correct(sample, answer.text, answer.refused),
     }
     if sample.answerable:
-        facts = [fact_present(f, answer.text) for f in sample.key_facts]
-        record["facts_found"] = sum(facts)
-        record["correct"] = not answer.refused and all(facts)
+        record["facts_found"] = sum(fact_present(f, answer.text) for f in sample.key_facts)
         record["false_refusal"] = answer.refused
         record["recall_at_k"] = sum(covered(r, retrieved) for r in references) / len(references) if references else None
         record["citation_hits_reference"] = (
             any(max(0, min(c[1], r[1]) - max(c[0], r[0])) > 0 for c in cited for r in references) if cited and not answer.refused else None
         )
-    else:
-        record["correct"] = answer.refused
     return record
 
 
