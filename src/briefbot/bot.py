@@ -131,8 +131,9 @@ class BriefBot:
                     continue
                 kept.append(verified)
                 # Held back until the answer gives what was asked (a name, a number): a related
-                # true sentence alone becomes a refusal, not a shown non-answer.
-                if not answers_question(standalone, [v.text for v in kept], topic):
+                # true sentence alone becomes a refusal, not a shown non-answer. Once it does, more
+                # sentences cannot undo that, so the check is not repeated.
+                if not shown and not answers_question(standalone, [v.text for v in kept], topic):
                     continue
                 if timings.first_token is None:
                     timings.first_token = time.perf_counter() - started

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +56,11 @@ def load_briefing(path: Path) -> Briefing:
         raise BriefingError(f"{path}: only .txt and .md briefings can be indexed")
     try:
         # A FIFO or a link to /dev/zero would block or fill memory before any size check on the text.
-        if path.exists() and not path.is_file():
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
             raise BriefingError(f"{path}: not a regular file")
-        if path.stat().st_size > MAX_BRIEFING_CHARS * 4:
-            raise BriefingError(f"{path}: {path.stat().st_size:,} bytes is over the {MAX_BRIEFING_CHARS:,}-character limit")
+        if status.st_size > MAX_BRIEFING_CHARS * 4:
+            raise BriefingError(f"{path}: {status.st_size:,} bytes is over the {MAX_BRIEFING_CHARS:,}-character limit")
         raw = path.read_bytes()
     except OSError as exc:
         raise BriefingError(f"{path}: cannot be read ({exc.strerror or exc})") from exc

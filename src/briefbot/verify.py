@@ -162,7 +162,8 @@ def answers_question(question: str, sentences: list[str], topic: str = "") -> bo
         named = {m.group() for sentence in sentences for m in _NAME.finditer(sentence) if m.group().lower() not in _ORDINARY}
         return any(not fact_in(name, known) for name in named)
     if _ASKS_FOR_NUMBER.match(question):
-        return any(number not in numbers(question) for sentence in sentences for number in numbers(sentence))
+        asked = numbers(question)
+        return any(number not in asked for sentence in sentences for number in numbers(sentence))
     return True
 
 

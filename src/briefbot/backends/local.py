@@ -44,7 +44,7 @@ class _KVStateLlama(Llama):
             input_ids=self.input_ids[: self.n_tokens].copy(),
             scores=np.empty((0, self._n_vocab), dtype=np.single),
             n_tokens=self.n_tokens,
-            llama_state=bytes(buffer)[:used],
+            llama_state=ctypes.string_at(buffer, used),
             llama_state_size=used,
             seed=self._seed,
         )
