@@ -32,6 +32,8 @@ def test_hard_facts_must_occur_in_the_passage():
     assert missing_facts("There are 17,000 Tajik guards.", GUARDS) == ["17000"]
     assert missing_facts("There are 16,000 Uzbek guards.", GUARDS) == ["Uzbek"]
     assert missing_facts("Russian guards were Soviet.", "Russia had Soviet guards") == []
+    assert missing_facts("The border of Tajikistan and Afghanistan is 1344 km.", GUARDS) == []
+    assert missing_facts("The border of Pakistan and Afghanistan is 1344 km.", GUARDS) == ["Pakistan"]
 
 
 @pytest.mark.parametrize(
@@ -98,8 +100,18 @@ def test_a_range_is_one_fact_and_backs_its_ends():
         ("How many Tajik border guards are on patrol?", ["16,000 Tajik border guards are on patrol."], True),
         ("How many guards patrolled in 2016?", ["Guards patrolled in 2016."], False),
         ("Why is Moscow courting the Taliban?", ["The Taliban are a counterbalance to IS."], True),
+        # The number must come from a paragraph about what the question names, not a neighbour's.
+        ("How long is the Turkmen–Afghan border?", ["The Turkmen–Afghan border is 1344 km long."], False),
+        ("How long is the border between Tajikistan and Afghanistan?", ["It is 1344 km long."], True),
+        ("How many Tajik guards patrol the frontier today?", ["16,000 Tajik guards are on patrol."], True),
     ],
 )
 def test_an_answer_must_give_what_the_question_asks_for(question, sentences, expected):
     front_matter = "A Dangerous Flirtation: Russia and the Taliban. By seeking a larger role in Afghanistan, the Kremlin is playing with fire."
-    assert answers_question(question, sentences, front_matter) is expected
+    paragraphs = [
+        "Afghanistan supplies 90 percent of heroin on the world market, via the Tajik, Turkmen and Uzbek borders.",
+        "In Soviet times, the 1344-km Tajik–Afghan border was secured by approximately 25,000 border guards. "
+        "Currently, the number of Tajik border guards on patrol is 16,000.",
+        "Kabulov is Russia's special envoy.",
+    ]
+    assert answers_question(question, sentences, front_matter, paragraphs) is expected

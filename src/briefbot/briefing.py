@@ -145,3 +145,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             if text[line_start + s : line_start + e].strip():
                 spans.append((line_start + s, line_start + e))
     return spans
+
+
+def paragraph_around(text: str, start: int, end: int) -> str:
+    """The whole lines (paragraphs) of `text` that `start:end` touches."""
+    stop = text.find("\n", end)
+    return text[text.rfind("\n", 0, start) + 1 : len(text) if stop < 0 else stop]

@@ -8,7 +8,8 @@ A sentence is supported when
      sentence reaches `threshold` (0.6), or at least 70% of its content words occur in the passage.
 An answer as a whole must also address its question:
   3. a "who" answer names someone not already in the question or the front matter, and a "how
-     many/much/long" answer gives a number not in the question (`answers_question`).
+     many/much/long" answer gives a number not in the question, from a paragraph about what the
+     question names (`answers_question`).
 The supporting span is that closest sentence plus any sentence holding one of the facts: the
 citation's quote is exactly `briefing.text[start:end]` of that span.
 """
@@ -122,9 +123,12 @@ def _normalise(text: str) -> str:
 
 
 def _name_occurs(name: str, haystack: str) -> bool:
-    """'Russian' is supported by 'Russia', 'Afghan' by 'Afghanistan', 'Taliban's' by 'Taliban'."""
+    """'Russian' is supported by 'Russia', 'Afghan' by 'Afghanistan', 'Taliban's' by 'Taliban',
+    'Tajikistan' by 'Tajik'."""
     name = _normalise(name).removesuffix("'s")
     variants = {name, name.rstrip("s"), name.removesuffix("n"), name.removesuffix("an"), name.removesuffix("ese")}
+    if name.endswith("stan") and len(name) >= 8:
+        variants.add(name.removesuffix("stan").removesuffix("i"))
     return any(len(v) >= 2 and v in haystack for v in variants)
 
 
@@ -148,13 +152,16 @@ _ASKS_FOR_NUMBER = re.compile(
 )
 
 
-def answers_question(question: str, sentences: list[str], topic: str = "") -> bool:
+def answers_question(question: str, sentences: list[str], topic: str, paragraphs: list[str]) -> bool:
     """Whether supported sentences give the kind of fact the question asks for.
 
     A true sentence near the topic is not an answer: "Who leads the Taliban?" answered with what
     the Taliban control names nobody. "Who" needs a name that is neither in the question nor in
     `topic` (the briefing's front matter: "Afghan", "Russia" name no one in particular);
-    "how many/much/long" needs a number the question does not contain.
+    "how many/much/long" needs a number the question does not contain, stated in one of
+    `paragraphs` (those around the retrieved passages) that also names everything the question
+    names: the 1344 km of the "Tajik–Afghan border" do not answer "How long is the Turkmen–Afghan
+    border?" although "Turkmen" stands in the next paragraph.
     """
     if _ASKS_FOR_NAME.match(question):
         known = question + " " + topic
@@ -162,8 +169,10 @@ def answers_question(question: str, sentences: list[str], topic: str = "") -> bo
         named = {m.group() for sentence in sentences for m in _NAME.finditer(sentence) if m.group().lower() not in _ORDINARY}
         return any(not fact_in(name, known) for name in named)
     if _ASKS_FOR_NUMBER.match(question):
-        asked = numbers(question)
-        return any(number not in asked for sentence in sentences for number in numbers(sentence))
+        asked, subjects = numbers(question), names(question)
+        about_subjects = [p for p in paragraphs if all(fact_in(name, p) for name in subjects)]
+        given = {number for sentence in sentences for number in numbers(sentence)} - asked
+        return any(fact_in(number, p) for number in given for p in about_subjects)
     return True
 
 
