@@ -74,6 +74,15 @@ def test_a_sentence_joining_two_chunks_cites_both(fake_bot):
     assert spans is not None and {s.passage for s in spans} == {1, 2}
 
 
+def test_the_publication_date_is_not_joined_to_an_event(fake_bot):
+    verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
+    front = Passage(n=1, chunk_id="doc:front", doc_id="doc", section="", start=0, end=60,
+                    text="A Dangerous Flirtation: Russia and the Taliban. 25 April 2017.", score=1.0, front_matter=True)
+    passages = [front, passage(2, BOMB, start=5000)]
+    assert verifier.support(AnswerSentence("The US military dropped a GBU-43 on 25 April 2017.", (2, 1)), passages) is None
+    assert verifier.support(AnswerSentence("The briefing is dated 25 April 2017.", (1,)), passages) is not None
+
+
 def test_names_may_come_from_the_question_but_numbers_may_not(fake_bot):
     verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
     invited = passage(1, "The Kremlin invited the United States to take part, but the Americans rejected the invitation.")

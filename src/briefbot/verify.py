@@ -215,7 +215,9 @@ class Verifier:
                 if span is not None:
                     return (span,)
         # A sentence may join facts from neighbouring chunks: the closest passage carries its meaning,
-        # and each number it lacks is cited where it stands.
+        # and each number it lacks is cited where it stands, though never in the front matter, whose
+        # date is when the briefing was published, not when an event happened ("the GBU-43 was
+        # dropped on 25 April 2017").
         best = max(ordered, key=lambda p: float(np.max(self._passage_sentences(p)[1] @ vector)), default=None)
         if best is None or not needed <= numbers_stated(context):
             return None
@@ -224,7 +226,7 @@ class Verifier:
             return None
         spans = [main]
         for number in sorted(needed - numbers_stated(best.text)):
-            holder = next((p for p in ordered if number in numbers_stated(p.text)), None)
+            holder = next((p for p in ordered if number in numbers_stated(p.text) and not p.front_matter), None)
             if holder is None:
                 return None
             spans.append(self._closest_span(sentence.text, vector, holder, {number}, require_similarity=False))
