@@ -22,6 +22,7 @@ def fake_llm(fake_bot):
     llm = fake_bot.backend.llm
     yield llm
     llm.replies.clear()
+    llm.condensations.clear()
 
 
 @pytest.fixture(scope="session")

@@ -69,6 +69,18 @@ def test_follow_up_is_condensed_and_reported(fake_bot):
     assert "Kyrgyzstan" in answer.standalone_question
 
 
+def test_a_condensation_that_drops_the_follow_up_keeps_both_questions(fake_bot, fake_llm):
+    history = [
+        {"role": "user", "content": "How much of the world's heroin comes from Afghanistan?"},
+        {"role": "assistant", "content": "90 percent [2]."},
+    ]
+    fake_llm.condensations.append("How much of the world's heroin comes from Afghanistan?")
+    answer = fake_bot.chat("How much of that goes to Russia?", history)
+    assert answer.standalone_question == "How much of the world's heroin comes from Afghanistan? How much of that goes to Russia?"
+    fake_llm.condensations.append("How much of the world's heroin goes to Russia?")
+    assert fake_bot.chat("How much of that goes to Russia?", history).standalone_question == "How much of the world's heroin goes to Russia?"
+
+
 def test_stream_yields_text_then_the_answer(fake_bot):
     items = list(fake_bot.stream("What did the US military drop in Afghanistan?"))
     assert all(isinstance(item, str) for item in items[:-1])

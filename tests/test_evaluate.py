@@ -406,6 +406,18 @@ def test_local_qwen_judge_on_three_samples(fake_bot, tmp_path):
     judge.complete_json("Generate a question for: 16,000 guards patrol the border.", judging.schema_for(AnswerRelevanceOutput))
     second, _ = judge.complete_json("Generate a question for: Kant is near Bishkek.", judging.schema_for(AnswerRelevanceOutput))
     assert first == second
+    # Also with ragas' prompt shape, where the KV state of the instructions before "input:" is restored.
+    from ragas.metrics.collections import AnswerRelevancy
+    from ragas.metrics.collections.answer_relevancy.util import AnswerRelevanceInput
+
+    prompt = AnswerRelevancy(llm=judge, embeddings=judging.LlamaIndexEmbeddings(fake_bot.index.embed_model)).prompt
+    kant, guards = (prompt.to_string(AnswerRelevanceInput(response=r)) for r in ("Kant is near Bishkek.", "16,000 guards patrol the border."))
+    schema = judging.schema_for(AnswerRelevanceOutput)
+    first, _ = judge.complete_json(kant, schema)
+    judge.complete_json(guards, schema)
+    assert judge.complete_json(kant, schema)[0] == first
+    fresh = judging.make_judge("local", Settings())
+    assert fresh.complete_json(kant, schema)[0] == first
     # A re-run is answered from the cache.
     again = judging.make_judge("local", Settings(), cache_dir=tmp_path / "cache")
     evaluate.evaluate_systems([BriefBotSystem("briefbot-fake", fake_bot)], samples, again,

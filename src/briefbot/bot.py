@@ -14,7 +14,7 @@ from briefbot.errors import QuestionError
 from briefbot.index import BriefingIndex, chroma_client, load_embedding_model, open_index
 from briefbot.retrieve import HybridRetriever
 from briefbot.settings import DEFAULT_BRIEFING, Settings
-from briefbot.verify import Verifier, answers_question
+from briefbot.verify import Verifier, answers_question, keeps_follow_up
 
 log = logging.getLogger("briefbot")
 
@@ -116,6 +116,11 @@ class BriefBot:
         question = validate_question(question, self.settings.max_question_chars)
         history = validate_history(history, self.settings.max_question_chars)
         standalone = self.backend.condense(history, question) if history else question
+        if not keeps_follow_up(question, standalone):
+            # The model rewrote the question while resolving "that" ("How much of that goes to
+            # Russia?" became "How much of the world's heroin comes from Afghanistan?"): its version
+            # still says what "that" is, and the follow-up itself is asked after it.
+            standalone = f"{standalone} {question}"
 
         retrieval_started = time.perf_counter()
         retrieval = self.retriever.retrieve(standalone)

@@ -30,7 +30,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 # Capitalised only because they start a sentence or are ordinary English: not facts to check.
 _ORDINARY = frozenset(
     """a an the this that these those it its in on at of for to from by with as and or but if
-    yes no not however also although while when where which who what why how there their they he she
+    yes no not however also although while when where which who what why how there their they them he him she
     his her we our you your i according after before during since despite both each all some many most
     more any one two three four five six seven eight nine ten first second third briefing passage
     passages answer question""".split()
@@ -174,6 +174,12 @@ def answers_question(question: str, sentences: list[str], topic: str, paragraphs
         given = {number for sentence in sentences for number in numbers(sentence)} - asked
         return any(fact_in(number, p) for number in given for p in about_subjects)
     return True
+
+
+def keeps_follow_up(question: str, standalone: str) -> bool:
+    """Whether a condensed question still asks what the follow-up asked: every content word of the
+    follow-up, all but its pronouns, is still there."""
+    return content_words(question) <= content_words(standalone)
 
 
 class Verifier:

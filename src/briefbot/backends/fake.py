@@ -2,7 +2,8 @@
 
 Without a script it answers like a careful extractive model: the passage sentence that shares
 most words with the question, cited, or the refusal when nothing overlaps. With
-`replies`, it returns those texts in order, so tests can feed exact model outputs to verification.
+`replies` (answers) and `condensations` (standalone questions), it returns those texts in order, so
+tests can feed exact model outputs to verification.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def _words(text: str) -> set[str]:
 
 class FakeLLM(CustomLLM):
     replies: list[str] = []
+    condensations: list[str] = []
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -30,6 +32,8 @@ class FakeLLM(CustomLLM):
 
     def _reply(self, prompt: str) -> str:
         if prompt.rstrip().endswith("Standalone question:"):
+            if self.condensations:
+                return self.condensations.pop(0)
             # The last occurrences: the prompt's worked example comes before the real conversation.
             follow_up = re.findall(r"Follow-up question: (.*)", prompt)[-1].strip()
             conversation = prompt[prompt.rfind("Conversation:") :]
