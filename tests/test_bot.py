@@ -105,3 +105,15 @@ def test_bad_questions_get_clear_errors(fake_bot, question):
 def test_bad_history_gets_a_clear_error(fake_bot):
     with pytest.raises(QuestionError):
         fake_bot.chat("And then?", [{"speaker": "me"}])
+
+
+def test_retrieved_passages_carry_their_whole_paragraphs(fake_bot):
+    text = fake_bot.briefing.text
+    passages = fake_bot.retriever.retrieve("How many Tajik border guards are on patrol today?").passages
+    assert passages[0].front_matter
+    assert any(len(p.paragraph) > len(p.text) for p in passages)
+    for p in passages:
+        start = text.index(p.paragraph)
+        end = start + len(p.paragraph)
+        assert start <= p.start and p.end <= end
+        assert (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")

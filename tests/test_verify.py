@@ -93,6 +93,29 @@ def test_names_may_come_from_the_question_but_numbers_may_not(fake_bot):
     assert verifier.support(AnswerSentence("Yes, 20,000 Tajik guards patrol.", (2,)), [guards], "Do 20,000 Tajik guards patrol?") is None
 
 
+TOUR = "Putin has already expressed his intention to make a trip to the Turkmen capital of Ashgabat."
+BASE = "It was agreed that the capacity of Russian military base No.201 will also be used to secure the border with Afghanistan."
+
+
+def test_a_name_must_stand_in_the_paragraph_of_the_supporting_passage(fake_bot):
+    verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
+    passages = [passage(1, TOUR), passage(2, BASE, start=3000)]
+    ashgabat = AnswerSentence("Russia's military base in Ashgabat will help secure the border with Afghanistan.", (2,))
+    assert verifier.support(ashgabat, passages) is None
+    # The same chunk inside a paragraph that does name Ashgabat supports it.
+    in_paragraph = [passages[0], Passage(**{**passages[1].__dict__, "paragraph": f"{BASE} Ashgabat agreed."})]
+    assert verifier.support(ashgabat, in_paragraph) is not None
+
+
+def test_the_citation_goes_to_the_passage_that_says_it_not_the_one_the_model_named(fake_bot):
+    verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
+    lede = "By seeking a larger role in Afghanistan, the Kremlin is playing with fire."
+    body = "The Kremlin has recently been courting the Taliban, a movement battling for control of Afghanistan."
+    passages = [passage(1, lede, start=0), passage(2, body, start=500)]
+    spans = verifier.support(AnswerSentence("The Kremlin is courting the Taliban, which is battling for control of Afghanistan.", (1,)), passages)
+    assert spans is not None and [s.passage for s in spans] == [2]
+
+
 def test_a_range_is_one_fact_and_backs_its_ends():
     control = "The Taliban controls 10–15% of Afghan territory."
     assert missing_facts("The Taliban controls 10–15% of the country.", control) == []

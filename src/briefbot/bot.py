@@ -9,7 +9,6 @@ from typing import Iterator
 
 from briefbot.answer import Answer, Timings, VerifiedSentence, citations_for, refusal, verified_stream
 from briefbot.backends import make_backend
-from briefbot.briefing import paragraph_around
 from briefbot.errors import QuestionError
 from briefbot.index import BriefingIndex, chroma_client, load_embedding_model, open_index
 from briefbot.retrieve import HybridRetriever
@@ -132,7 +131,6 @@ class BriefBot:
             raw = self._timed(self.backend.stream_answer(standalone, passages), timings, started)
             shown = 0
             topic = " ".join(p.text for p in passages if p.front_matter)
-            paragraphs = [paragraph_around(self.texts[p.doc_id], p.start, p.end) for p in passages]
             for verified in verified_stream(raw, passages, self.verifier, standalone):
                 if verified is None:
                     continue
@@ -140,7 +138,7 @@ class BriefBot:
                 # Held back until the answer gives what was asked (a name, a number): a related
                 # true sentence alone becomes a refusal, not a shown non-answer. Once it does, more
                 # sentences cannot undo that, so the check is not repeated.
-                if not shown and not answers_question(standalone, [v.text for v in kept], topic, paragraphs):
+                if not shown and not answers_question(standalone, [v.text for v in kept], topic, [p.context for p in passages]):
                     continue
                 if timings.first_token is None:
                     timings.first_token = time.perf_counter() - started

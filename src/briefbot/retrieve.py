@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from briefbot.briefing import paragraph_around
 from briefbot.index import BriefingIndex
 
 
@@ -20,6 +21,12 @@ class Passage:
     text: str
     score: float
     front_matter: bool = False
+    # The whole paragraphs the chunk lies in: what a fact in it is said about (verify.py).
+    paragraph: str = ""
+
+    @property
+    def context(self) -> str:
+        return self.paragraph or self.text
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class HybridRetriever:
         from llama_index.retrievers.bm25 import BM25Retriever
 
         candidates = max(top_k * 2, 8)
+        self._index = index
         self._front_matter = {}
         for node in sorted(index.nodes, key=lambda node: node.metadata["start"], reverse=True):
             self._front_matter[node.metadata["doc_id"]] = node
@@ -70,6 +78,9 @@ class HybridRetriever:
                 text=node.get_content(),
                 score=score,
                 front_matter=node is front,
+                paragraph=paragraph_around(
+                    self._index.briefing_for(node.node_id).text, node.metadata["start"], node.metadata["end"]
+                ),
             )
             for i, (node, score) in enumerate(ranked, start=1)
         ]

@@ -2,8 +2,8 @@
 
 Hand-written because no library checks a generated sentence against the exact source span it cites.
 A sentence is supported when
-  1. every number in it occurs in the passage that supports it, and every capitalised name occurs
-     in the retrieved passages or the question (hard facts), and
+  1. every number in it occurs in the passage that supports it, and every capitalised name in the
+     paragraph that passage lies in, the question or the front matter (hard facts), and
   2. it says what the passage says: the MiniLM cosine between the sentence and the passage's closest
      sentence reaches `threshold` (0.6), or at least 70% of its content words occur in the passage.
 An answer as a whole must also address its question:
@@ -200,32 +200,45 @@ class Verifier:
         return self._sentence_cache[passage.chunk_id]
 
     def support(self, sentence: AnswerSentence, passages: list[Passage], question: str = "") -> tuple[Span, ...] | None:
-        """Spans supporting the sentence, preferring the passages it cites; None if unsupported.
+        """Spans supporting the sentence; None if unsupported.
 
-        Names may come from any retrieved passage or the question (an answer may restate who is
-        asked about); every number must stand in a supporting passage itself.
+        Every number must stand in a supporting passage itself. Every name must stand in the
+        paragraph a supporting span comes from, in the question (an answer may restate who is asked
+        about) or in the front matter (the briefing's topic: "the Kremlin", "Afghanistan"): a true
+        sentence about base No.201 does not vouch for "the Russian base in Ashgabat" because
+        Ashgabat is named two paragraphs earlier.
         """
         import numpy as np
 
-        context = " ".join(p.text for p in passages) + " " + question
-        if any(not fact_in(name, context) for name in names(sentence.text)):
+        sentence_names = names(sentence.text)
+        retrieved = " ".join(p.text for p in passages) + " " + question
+        if any(not fact_in(name, retrieved) for name in sentence_names):
             return None
         by_number = {p.n: p for p in passages}
+        shared = question + " " + " ".join(p.text for p in passages if p.front_matter)
+
+        def names_stand(spans: tuple[Span, ...]) -> bool:
+            context = shared + " " + " ".join(by_number[span.passage].context for span in spans)
+            return all(fact_in(name, context) for name in sentence_names)
+
         cited = [by_number[n] for n in dict.fromkeys(sentence.cited) if n in by_number]
         ordered = cited + [p for p in passages if p not in cited]
         vector = np.array(self.embed_model.get_text_embedding(sentence.text))
         needed = numbers(sentence.text)
-        for passage in ordered:
-            if needed <= numbers_stated(passage.text):
-                span = self._closest_span(sentence.text, vector, passage, needed)
-                if span is not None:
-                    return (span,)
+        # The passage with the sentence closest in meaning supports it, whichever the model cited:
+        # a sentence copied from the body but cited to the lede must cite the body.
+        holders = [p for p in ordered if needed <= numbers_stated(p.text)]
+        holders.sort(key=lambda p: -float(np.max(self._passage_sentences(p)[1] @ vector)))
+        for passage in holders:
+            span = self._closest_span(sentence.text, vector, passage, needed)
+            if span is not None and names_stand((span,)):
+                return (span,)
         # A sentence may join facts from neighbouring chunks: the closest passage carries its meaning,
         # and each number it lacks is cited where it stands, though never in the front matter, whose
         # date is when the briefing was published, not when an event happened ("the GBU-43 was
         # dropped on 25 April 2017").
         best = max(ordered, key=lambda p: float(np.max(self._passage_sentences(p)[1] @ vector)), default=None)
-        if best is None or not needed <= numbers_stated(context):
+        if best is None or not needed <= numbers_stated(retrieved):
             return None
         main = self._closest_span(sentence.text, vector, best, needed & numbers_stated(best.text))
         if main is None:
@@ -236,7 +249,7 @@ class Verifier:
             if holder is None:
                 return None
             spans.append(self._closest_span(sentence.text, vector, holder, {number}, require_similarity=False))
-        return tuple(spans)
+        return tuple(spans) if names_stand(tuple(spans)) else None
 
     def _closest_span(self, sentence: str, vector, passage: Passage, facts_here: set[str], require_similarity: bool = True) -> Span | None:
         """The passage sentence closest in meaning, plus the closest one holding each fact it lacks."""
