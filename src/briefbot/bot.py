@@ -131,6 +131,7 @@ class BriefBot:
             raw = self._timed(self.backend.stream_answer(standalone, passages), timings, started)
             shown = 0
             topic = " ".join(p.text for p in passages if p.front_matter)
+            paragraphs = [p.context for p in passages]
             for verified in verified_stream(raw, passages, self.verifier, standalone):
                 if verified is None:
                     continue
@@ -138,7 +139,7 @@ class BriefBot:
                 # Held back until the answer gives what was asked (a name, a number): a related
                 # true sentence alone becomes a refusal, not a shown non-answer. Once it does, more
                 # sentences cannot undo that, so the check is not repeated.
-                if not shown and not answers_question(standalone, [v.text for v in kept], topic, [p.context for p in passages]):
+                if not shown and not answers_question(standalone, [v.text for v in kept], topic, paragraphs):
                     continue
                 if timings.first_token is None:
                     timings.first_token = time.perf_counter() - started

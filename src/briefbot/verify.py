@@ -225,10 +225,11 @@ class Verifier:
         ordered = cited + [p for p in passages if p not in cited]
         vector = np.array(self.embed_model.get_text_embedding(sentence.text))
         needed = numbers(sentence.text)
+        closeness = {p.n: float(np.max(self._passage_sentences(p)[1] @ vector)) for p in ordered}
         # The passage with the sentence closest in meaning supports it, whichever the model cited:
         # a sentence copied from the body but cited to the lede must cite the body.
         holders = [p for p in ordered if needed <= numbers_stated(p.text)]
-        holders.sort(key=lambda p: -float(np.max(self._passage_sentences(p)[1] @ vector)))
+        holders.sort(key=lambda p: -closeness[p.n])
         for passage in holders:
             span = self._closest_span(sentence.text, vector, passage, needed)
             if span is not None and names_stand((span,)):
@@ -237,7 +238,7 @@ class Verifier:
         # and each number it lacks is cited where it stands, though never in the front matter, whose
         # date is when the briefing was published, not when an event happened ("the GBU-43 was
         # dropped on 25 April 2017").
-        best = max(ordered, key=lambda p: float(np.max(self._passage_sentences(p)[1] @ vector)), default=None)
+        best = max(ordered, key=lambda p: closeness[p.n], default=None)
         if best is None or not needed <= numbers_stated(retrieved):
             return None
         main = self._closest_span(sentence.text, vector, best, needed & numbers_stated(best.text))
