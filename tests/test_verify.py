@@ -147,3 +147,18 @@ def test_an_answer_must_give_what_the_question_asks_for(question, sentences, exp
         "Kabulov is Russia's special envoy.",
     ]
     assert answers_question(question, sentences, front_matter, paragraphs) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("Which US commander ordered the GBU-43 strike?", 'The US military dropped a GBU-43, "the Mother Of All Bombs," on IS.', False),
+        ("Which US commander ordered the strike?", "Stability in Afghanistan looks like a remote prospect.", False),
+        ("Which US commander ordered the strike?", "General Nicholson ordered the strike.", True),
+        ("Who ordered the strike?", "Nicholson ordered the strike.", True),
+        ("Which provinces registered more opium?", "Badakhshan and Balkh did.", True),
+    ],
+)
+def test_a_person_question_needs_a_name_not_a_quoted_term_or_a_capitalised_first_word(question, sentence, expected):
+    source = "There are threats to Kyrgyz stability. The US dropped the bomb on IS positions."
+    assert answers_question(question, [sentence], "Russia, the Taliban and the Islamic State (IS) in Afghanistan", [source], source) is expected

@@ -132,6 +132,7 @@ class BriefBot:
             shown = 0
             topic = " ".join(p.text for p in passages if p.front_matter)
             paragraphs = [p.context for p in passages]
+            source = "\n".join(self.texts.values())
             for verified in verified_stream(raw, passages, self.verifier, standalone):
                 if verified is None:
                     continue
@@ -139,7 +140,7 @@ class BriefBot:
                 # Held back until the answer gives what was asked (a name, a number): a related
                 # true sentence alone becomes a refusal, not a shown non-answer. Once it does, more
                 # sentences cannot undo that, so the check is not repeated.
-                if not shown and not answers_question(standalone, [v.text for v in kept], topic, paragraphs):
+                if not shown and not answers_question(standalone, [v.text for v in kept], topic, paragraphs, source):
                     continue
                 if timings.first_token is None:
                     timings.first_token = time.perf_counter() - started

@@ -146,28 +146,54 @@ def fact_in(fact: str, text: str) -> bool:
     return _name_occurs(fact, _normalise(text))
 
 
-_ASKS_FOR_NAME = re.compile(r"\s*(who|whom|whose)\b", re.IGNORECASE)
+_PERSON_NOUNS = (
+    "commanders?|leaders?|officials?|ministers?|presidents?|generals?|envoys?|diplomats?|ambassadors?|spokes\\w*"
+    "|heads?|chiefs?|representatives?|persons?|people|m[ae]n|wom[ae]n|officers?|analysts?|experts?"
+)
+# "Which US commander ordered …" asks for a person just as "Who ordered …" does.
+_ASKS_FOR_NAME = re.compile(
+    rf"\s*(who|whom|whose)\b|\s*(which|what)\s+([\w.’'-]+\s+){{0,2}}?({_PERSON_NOUNS})\b", re.IGNORECASE
+)
+_QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
 _ASKS_FOR_NUMBER = re.compile(
     r"\s*(how (many|much|long|far|big|large|old|high)|what (percentage|percent|proportion|share|number|fraction))\b", re.IGNORECASE
 )
 
 
-def answers_question(question: str, sentences: list[str], topic: str, paragraphs: list[str]) -> bool:
+def _new_names(sentences: list[str], known: str, source: str) -> set[str]:
+    """Capitalised words of the sentences that `known` does not contain.
+
+    A sentence's first word counts ("Kabulov said …") unless the source also writes it in lower
+    case ("Stability in Afghanistan …"); a quoted phrase ("the Mother Of All Bombs") is a term, not
+    somebody's name.
+    """
+    found = set()
+    for sentence in sentences:
+        unquoted = _QUOTED.sub(" ", sentence)
+        for match in _NAME.finditer(unquoted):
+            word = match.group()
+            if word.lower() in _ORDINARY or fact_in(word, known):
+                continue
+            if not unquoted[: match.start()].strip() and re.search(rf"\b{re.escape(word.lower())}\b", source):
+                continue
+            found.add(word)
+    return found
+
+
+def answers_question(question: str, sentences: list[str], topic: str, paragraphs: list[str], source: str = "") -> bool:
     """Whether supported sentences give the kind of fact the question asks for.
 
     A true sentence near the topic is not an answer: "Who leads the Taliban?" answered with what
-    the Taliban control names nobody. "Who" needs a name that is neither in the question nor in
-    `topic` (the briefing's front matter: "Afghan", "Russia" name no one in particular);
+    the Taliban control names nobody. "Who" (or "which commander") needs a name that is neither in
+    the question nor in `topic` (the briefing's front matter: "Afghan", "Russia" name no one in
+    particular; `source`, the briefing text, tells a name from a capitalised first word);
     "how many/much/long" needs a number the question does not contain, stated in one of
     `paragraphs` (those around the retrieved passages) that also names everything the question
     names: the 1344 km of the "Tajik–Afghan border" do not answer "How long is the Turkmen–Afghan
     border?" although "Turkmen" stands in the next paragraph.
     """
     if _ASKS_FOR_NAME.match(question):
-        known = question + " " + topic
-        # Every capitalised word counts here, a sentence's first word too ("Kabulov said …").
-        named = {m.group() for sentence in sentences for m in _NAME.finditer(sentence) if m.group().lower() not in _ORDINARY}
-        return any(not fact_in(name, known) for name in named)
+        return bool(_new_names(sentences, question + " " + topic, source))
     if _ASKS_FOR_NUMBER.match(question):
         asked, subjects = numbers(question), names(question)
         about_subjects = [p for p in paragraphs if all(fact_in(name, p) for name in subjects)]
