@@ -143,9 +143,11 @@ def _flood_request(url: str, number: int, start: threading.Barrier) -> dict:
     submitted = time.perf_counter()
     try:
         answer = client.submit(f"How many Tajik border guards are on patrol today? ({number})", [], api_name="/ask").result(timeout=60)
-        return {"answered": True, "seconds": time.perf_counter() - submitted, "text": answer["text"]}
+        finished = time.perf_counter()
+        return {"answered": True, "seconds": finished - submitted, "finished": finished, "text": answer["text"]}
     except Exception as exc:  # what the caller sees, whatever gradio_client wraps it in
-        return {"answered": False, "seconds": time.perf_counter() - submitted, "error": f"{type(exc).__name__}: {exc}"}
+        finished = time.perf_counter()
+        return {"answered": False, "seconds": finished - submitted, "finished": finished, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def test_a_full_queue_says_busy_at_once_and_serves_the_rest(slow_server):
@@ -163,9 +165,11 @@ def test_a_full_queue_says_busy_at_once_and_serves_the_rest(slow_server):
     # One answer being generated, QUEUE_SIZE waiting, and at most one slot freed while the flood arrived.
     assert QUEUE_SIZE <= len(answered) <= QUEUE_SIZE + 2
     assert all("16,000" in o["text"] for o in answered)
+    first_answer = min(o["finished"] for o in answered)
     for o in busy:
         assert "queue is full" in o["error"].lower()
-        assert o["seconds"] < SlowFakeLLM().delay  # told before even one answer could have finished
+        # Told before even the first answer was done: an order of events, so a slow machine cannot fail it.
+        assert o["finished"] < first_answer
     # Once the queue drains, the server takes questions again.
     assert _flood_request(slow_server, FLOOD, threading.Barrier(1))["answered"]
 
