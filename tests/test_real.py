@@ -69,3 +69,38 @@ def test_saved_kv_state_restores_the_prompt_without_the_logits_copy():
     assert llama.n_tokens == len(prompt)
     # generate() reuses the restored prefix and re-evaluates only the last token for its logits.
     assert [next(llama.generate(prompt, temp=0.0, reset=True))] == expected
+
+
+def test_the_answer_prompts_opening_is_prefilled_once_then_read_from_disk(tmp_path):
+    from briefbot.backends.local import LocalBackend, LocalLLM
+    from briefbot.retrieve import Passage
+
+    front = Passage(n=1, chunk_id="doc:000", doc_id="doc", section="", start=0, end=40, text="25 April 2017. Russia and the Taliban.", score=0.0, front_matter=True)
+    body = Passage(n=2, chunk_id="doc:001", doc_id="doc", section="", start=41, end=90, text="Currently 16,000 Tajik border guards are on patrol.", score=0.5)
+    question = "How many Tajik border guards are on patrol?"
+    states = tmp_path / "prompt-states"
+
+    def start(progress):
+        return LocalBackend(LocalLLM(model_path=str(tiny_model_path()), max_tokens=8), front, states, progress)
+
+    said = []
+    first = start(said.append)
+    assert any("prefilling the answer instructions" in message for message in said)
+    opening = first.opening_tokens(front)
+    prompt = first.llm.prompt_tokens(first.answer_messages(question, [front, body]))
+    assert len(opening) > 20 and prompt[: len(opening)] == opening  # every answer prompt starts with it
+    fresh_answer = "".join(first.stream_answer(question, [front, body]))
+    [saved] = states.glob("*.npz")
+
+    said.clear()
+    second = start(said.append)
+    assert said == []  # read from disk, not prefilled
+    llama = second.llm.llama
+    assert llama.n_tokens == len(opening) and list(llama.input_ids[: len(opening)]) == opening
+    assert "".join(second.stream_answer(question, [front, body])) == fresh_answer
+
+    saved.write_bytes(b"not a KV state")
+    said.clear()
+    start(said.append)
+    assert any("prefilling" in message for message in said)  # a broken file is rebuilt, not trusted
+    assert [p.name for p in states.glob("*.npz")] == [saved.name]

@@ -67,21 +67,23 @@ class HybridRetriever:
         # briefing itself need it, and a fixed first passage keeps the prompt prefix cacheable.
         front = self._front_matter[fused[0][0].metadata["doc_id"]]
         ranked = [(front, 0.0)] + [(node, score) for node, score in fused if node.node_id != front.node_id]
-        passages = [
-            Passage(
-                n=i,
-                chunk_id=node.node_id,
-                doc_id=node.metadata["doc_id"],
-                section=node.metadata["section"],
-                start=node.metadata["start"],
-                end=node.metadata["end"],
-                text=node.get_content(),
-                score=score,
-                front_matter=node is front,
-                paragraph=paragraph_around(
-                    self._index.briefing_for(node.node_id).text, node.metadata["start"], node.metadata["end"]
-                ),
-            )
-            for i, (node, score) in enumerate(ranked, start=1)
-        ]
-        return Retrieval(passages, best)
+        return Retrieval([self._passage(n, node, score, front) for n, (node, score) in enumerate(ranked, start=1)], best)
+
+    def opening(self, doc_id: str) -> Passage:
+        """Passage [1] of every answer about this briefing: its front matter."""
+        front = self._front_matter[doc_id]
+        return self._passage(1, front, 0.0, front)
+
+    def _passage(self, n: int, node, score: float, front) -> Passage:
+        return Passage(
+            n=n,
+            chunk_id=node.node_id,
+            doc_id=node.metadata["doc_id"],
+            section=node.metadata["section"],
+            start=node.metadata["start"],
+            end=node.metadata["end"],
+            text=node.get_content(),
+            score=score,
+            front_matter=node is front,
+            paragraph=paragraph_around(self._index.briefing_for(node.node_id).text, node.metadata["start"], node.metadata["end"]),
+        )

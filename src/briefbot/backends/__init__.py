@@ -88,7 +88,8 @@ class LLMBackend:
         return standalone or question
 
 
-def make_backend(settings: Settings, embed_model=None, progress=lambda message: None) -> Backend:
+def make_backend(settings: Settings, embed_model=None, progress=lambda message: None, opening: Passage | None = None) -> Backend:
+    """`opening`: passage [1] of every answer (the front matter), whose prompt state the local model keeps on disk."""
     if settings.backend == "extractive":
         from briefbot.backends.extractive import ExtractiveBackend
 
@@ -112,7 +113,7 @@ def make_backend(settings: Settings, embed_model=None, progress=lambda message: 
             max_retries=1,
         )
         return LLMBackend("openai", llm)
-    from briefbot.backends.local import LocalLLM
+    from briefbot.backends.local import LocalBackend, LocalLLM
     from briefbot.models import default_model_path
 
     model_path = Path(settings.model_path) if settings.model_path else default_model_path(settings.cache_dir)
@@ -125,4 +126,4 @@ def make_backend(settings: Settings, embed_model=None, progress=lambda message: 
         temperature=settings.temperature,
         seed=settings.seed,
     )
-    return LLMBackend("local", llm)
+    return LocalBackend(llm, opening, Path(settings.cache_dir) / "prompt-states", progress)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import atexit
 import ctypes
 import threading
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -25,10 +26,14 @@ import llama_cpp
 import numpy as np
 from llama_cpp import Llama, LlamaRAMCache
 from llama_cpp.llama import LlamaState
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
+from briefbot.backends import LLMBackend
+from briefbot.backends.opening_state import warm_start
 from briefbot.errors import BackendError, ModelError
+from briefbot.retrieve import Passage
 
 
 class _KVStateLlama(Llama):
@@ -69,6 +74,7 @@ class LocalLLM(CustomLLM):
     prompt_cache_bytes: int = 128 * 1024 * 1024
 
     _llama: Any = PrivateAttr(default=None)
+    _formatter: Any = PrivateAttr(default=None)
     # (prompt tokens, generated tokens) of the last call, for `briefbot bench`.
     last_usage: tuple[int, int] = (0, 0)
     # One llama.cpp context serves every caller; concurrent use would corrupt its KV cache.
@@ -89,6 +95,15 @@ class LocalLLM(CustomLLM):
             )
         except Exception as exc:
             raise ModelError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
+        llama = self._llama
+        if "tokenizer.chat_template" not in llama.metadata:
+            raise ModelError(f"{self.model_path} has no chat template; briefbot needs an instruction-tuned GGUF")
+        # The template llama-cpp-python applies in create_chat_completion, to know a prompt's tokens beforehand.
+        self._formatter = Jinja2ChatFormatter(
+            template=llama.metadata["tokenizer.chat_template"],
+            eos_token=llama._model.token_get_text(llama.token_eos()),
+            bos_token=llama._model.token_get_text(llama.token_bos()) if llama.token_bos() != -1 else "",
+        )
         # Keeps the KV state of recent prompts: the fixed instructions and front matter are prefilled
         # once, not again after every condense call that evicted them from the live context.
         self._llama.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_bytes))
@@ -105,8 +120,22 @@ class LocalLLM(CustomLLM):
     def llama(self):
         return self._llama
 
+    @property
+    def identity(self) -> str:
+        stat = Path(self.model_path).stat()
+        return f"{Path(self.model_path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The tokens create_chat_completion feeds the model for these messages."""
+        prompt = self._formatter(messages=[{"role": m.role.value, "content": m.content or ""} for m in messages]).prompt
+        return self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def run_locked(self, work: Callable[[Any], Any]) -> Any:
+        with self._lock:
+            return work(self._llama)
 
     def _sampling(self, kwargs: dict) -> dict:
         return {
@@ -142,3 +171,22 @@ class LocalLLM(CustomLLM):
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
         for response in self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs):
             yield CompletionResponse(text=response.message.content or "", delta=response.delta)
+
+
+class LocalBackend(LLMBackend):
+    """The local model; the answer prompt's fixed opening is prefilled from disk at start-up."""
+
+    def __init__(self, llm: LocalLLM, opening: Passage | None, state_dir: Path, progress: Callable[[str], None]):
+        super().__init__("local", llm)
+        if opening is not None:
+            tokens = self.opening_tokens(opening)
+            llm.run_locked(lambda llama: warm_start(llama, tokens, state_dir, llm.identity, progress))
+
+    def opening_tokens(self, front_matter: Passage) -> list[int]:
+        """The tokens every answer prompt starts with: those two prompts that differ right after
+        passage [1] share (token boundaries there depend on what follows, so compare, not cut)."""
+        filler = replace(front_matter, n=2, text="Another passage.", front_matter=False)
+        one = self.llm.prompt_tokens(self.answer_messages("One?", [front_matter, filler]))
+        other = self.llm.prompt_tokens(self.answer_messages("Other?", [front_matter]))
+        shared = next((i for i, (a, b) in enumerate(zip(one, other)) if a != b), min(len(one), len(other)))
+        return one[:shared]

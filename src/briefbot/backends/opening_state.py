@@ -1,0 +1,74 @@
+"""The answer prompt's fixed opening, prefilled once and kept on disk.
+
+Every answer prompt starts with the same ~400 tokens: the instructions and the briefing's front
+matter as passage [1] (retrieve.py puts it first for this reason). A warm process keeps them in its
+KV cache, but a fresh one paid ~4 s to prefill them before its first answer. So their KV state is
+saved once under the cache dir and loaded at start-up: the same tokens prefilled the same way,
+only not recomputed. llama-cpp-python keeps its prompt cache in memory only, hence by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+import llama_cpp
+import numpy as np
+from llama_cpp.llama import LlamaState
+
+log = logging.getLogger("briefbot")
+
+
+def warm_start(llama, tokens: list[int], directory: Path, model_identity: str, progress: Callable[[str], None]) -> None:
+    """Leave `tokens` prefilled in llama's context (and its prompt cache), from disk when possible."""
+    model = hashlib.sha256(model_identity.encode()).hexdigest()[:12]
+    prompt = hashlib.sha256(json.dumps([llama_cpp.__version__, llama.n_ctx(), tokens]).encode()).hexdigest()[:12]
+    path = directory / f"{model}-{prompt}.npz"
+    state = None
+    if path.exists():
+        try:
+            state = _read(path, tokens, llama)
+            llama.load_state(state)
+        except Exception as exc:  # a truncated or foreign file is rebuilt, not trusted
+            log.warning("ignoring unreadable prompt state %s: %r", path, exc)
+            state = None
+    if state is None:
+        progress(f"prefilling the answer instructions once ({len(tokens)} tokens)…")
+        llama.reset()
+        llama.eval(tokens)
+        state = llama.save_state()
+        _write(path, tokens, state)
+    if llama.cache is not None:
+        llama.cache[tokens] = state
+
+
+def _read(path: Path, tokens: list[int], llama) -> LlamaState:
+    with np.load(path) as stored:
+        if stored["input_ids"].tolist() != tokens:
+            raise ValueError("stored tokens differ from the prompt's")
+        data = stored["state"].tobytes()
+    return LlamaState(
+        input_ids=np.asarray(tokens, dtype=np.intc),
+        scores=np.empty((0, llama.n_vocab()), dtype=np.single),
+        n_tokens=len(tokens),
+        llama_state=data,
+        llama_state_size=len(data),
+        seed=llama._seed,
+    )
+
+
+def _write(path: Path, tokens: list[int], state: LlamaState) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"partial.{path.name}")
+    np.savez(partial, input_ids=np.asarray(tokens, dtype=np.intc), state=np.frombuffer(state.llama_state, dtype=np.uint8))
+    os.replace(partial, path)
+    # One opening per model: the states of its earlier prompts (edited instructions, another
+    # briefing) would only fill the disk.
+    model = path.name.split("-")[0]
+    for stale in path.parent.glob(f"{model}-*.npz"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
