@@ -25,7 +25,7 @@ class Settings(BaseSettings):
 
     backend: Backend = Field("local", description="Answer generator: local GGUF, OpenAI-compatible server, extractive (no LLM), fake (tests)")
     index_dir: Path = Field(DEFAULT_INDEX_DIR, description="Where the Chroma index, manifest and stored briefings live")
-    cache_dir: Path = Field(Path(platformdirs.user_cache_dir("briefbot")), description="Where the assembled GGUF model is cached")
+    cache_dir: Path = Field(Path(platformdirs.user_cache_dir("briefbot")), description="Where the assembled GGUF model and the saved KV state of the answer prompt's opening are cached")
     model_path: Path | None = Field(None, description="A GGUF file to use instead of the assembled default model")
     chroma_url: str | None = Field(None, description="Use a Chroma server (http://host:port) instead of the embedded store")
 
