@@ -88,6 +88,7 @@ class BriefBot:
         opening = self.retriever.opening(first_briefing) if first_briefing else None
         self.backend = make_backend(self.settings, embed_model, progress, opening=opening)
         self.texts = {doc_id: briefing.text for doc_id, briefing in self.index.briefings.items()}
+        self._all_text = "\n".join(self.texts.values())
 
     @property
     def briefing(self):
@@ -134,7 +135,6 @@ class BriefBot:
             shown = 0
             topic = " ".join(p.text for p in passages if p.front_matter)
             paragraphs = [p.context for p in passages]
-            source = "\n".join(self.texts.values())
             for verified in verified_stream(raw, passages, self.verifier, standalone):
                 if verified is None:
                     continue
@@ -142,7 +142,7 @@ class BriefBot:
                 # Held back until the answer gives what was asked (a name, a number): a related
                 # true sentence alone becomes a refusal, not a shown non-answer. Once it does, more
                 # sentences cannot undo that, so the check is not repeated.
-                if not shown and not answers_question(standalone, [v.text for v in kept], topic, paragraphs, source):
+                if not shown and not answers_question(standalone, [v.text for v in kept], topic, paragraphs, self._all_text):
                     continue
                 if timings.first_token is None:
                     timings.first_token = time.perf_counter() - started
