@@ -104,3 +104,8 @@ def test_the_answer_prompts_opening_is_prefilled_once_then_read_from_disk(tmp_pa
     start(said.append)
     assert any("prefilling" in message for message in said)  # a broken file is rebuilt, not trusted
     assert [p.name for p in states.glob("*.npz")] == [saved.name]
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    unsaved = LocalBackend(LocalLLM(model_path=str(tiny_model_path()), max_tokens=8), front, blocker / "prompt-states", said.append)
+    assert unsaved.llm.llama.n_tokens == len(opening)  # prefilled all the same; only saving it failed

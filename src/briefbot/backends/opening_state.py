@@ -41,7 +41,10 @@ def warm_start(llama, tokens: list[int], directory: Path, model_identity: str, p
         llama.reset()
         llama.eval(tokens)
         state = llama.save_state()
-        _write(path, tokens, state)
+        try:
+            _write(path, tokens, state)
+        except OSError as exc:  # a cache that cannot be written costs the next start ~4 s, nothing more
+            log.warning("could not save the prompt state to %s (%s): the next start prefills it again", path, exc.strerror)
     if llama.cache is not None:
         llama.cache[tokens] = state
 
@@ -64,8 +67,11 @@ def _read(path: Path, tokens: list[int], llama) -> LlamaState:
 def _write(path: Path, tokens: list[int], state: LlamaState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"partial.{path.name}")
-    np.savez(partial, input_ids=np.asarray(tokens, dtype=np.intc), state=np.frombuffer(state.llama_state, dtype=np.uint8))
-    os.replace(partial, path)
+    try:
+        np.savez(partial, input_ids=np.asarray(tokens, dtype=np.intc), state=np.frombuffer(state.llama_state, dtype=np.uint8))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)  # left only by a failed write (a full disk)
     # One opening per model: the states of its earlier prompts (edited instructions, another
     # briefing) would only fill the disk.
     model = path.name.split("-")[0]
