@@ -314,6 +314,13 @@ def test_missing_default_model_chunks_name_their_package(tmp_path):
         default_model_path(tmp_path / "cache", progress=False, search_path=[str(tmp_path / "empty-site")])
 
 
+def test_an_unusable_cache_dir_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ModelError, match=r"cannot use .*a-file/cache as the model cache .*BRIEFBOT_CACHE_DIR"):
+        default_model_path(blocker / "cache", progress=False, search_path=[str(tmp_path / "empty-site")])
+
+
 def test_default_chunk_table_matches_the_installed_packages():
     """The pinned per-chunk sizes and hashes agree with what pip recorded (metadata only, no 1 GB read)."""
     import base64

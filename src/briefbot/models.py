@@ -132,7 +132,10 @@ def default_model_path(
     packages are looked for (default: sys.path).
     """
     cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"cannot use {cache_dir} as the model cache ({exc.strerror}): set --cache-dir or BRIEFBOT_CACHE_DIR to a writable folder") from exc
     target = cache_dir / model.name
     stamp = target.with_suffix(".verified")
     with FileLock(str(target) + ".lock"):
