@@ -42,9 +42,9 @@ def test_default_model_condenses_a_follow_up(qwen_bot):
     assert answer.refused or "1999" in answer.text
 
 
-def test_tiny_gguf_runs_through_the_local_backend(index_dir):
+def test_tiny_gguf_runs_through_the_local_backend(index_dir, tmp_path):
     """SmolLM2-135M hallucinates freely: this checks plumbing, and that verification still holds."""
-    bot = BriefBot(Settings(backend="local", model_path=tiny_model_path(), index_dir=index_dir, max_tokens=48))
+    bot = BriefBot(Settings(backend="local", model_path=tiny_model_path(), index_dir=index_dir, cache_dir=tmp_path, max_tokens=48))
     answer = bot.ask("Which bomb did the US drop in Nangarhar?")
     for citation in answer.citations:
         assert bot.briefing.text[citation.start : citation.end] == citation.quote
@@ -109,3 +109,32 @@ def test_the_answer_prompts_opening_is_prefilled_once_then_read_from_disk(tmp_pa
     blocker.write_text("")
     unsaved = LocalBackend(LocalLLM(model_path=str(tiny_model_path()), max_tokens=8), front, blocker / "prompt-states", said.append)
     assert unsaved.llm.llama.n_tokens == len(opening)  # prefilled all the same; only saving it failed
+
+
+def test_saved_openings_are_kept_for_the_most_recently_used_models_only(tmp_path):
+    import os
+
+    import numpy as np
+    from llama_cpp.llama import LlamaState
+
+    from briefbot.backends.opening_state import KEPT_MODELS, _write
+
+    def saved(name: str, used: int):
+        path = tmp_path / name
+        path.write_bytes(b"old")
+        os.utime(path, (used, used))
+        return path
+
+    # A model file that moved (another virtualenv) leaves its state behind under another model hash.
+    older = [saved(f"model{i}-prompt.npz", used=1_000 + i) for i in range(KEPT_MODELS + 1)]
+    same_model_old_prompt = saved("current-oldprompt.npz", used=9_000)
+    being_written = saved("partial.other-prompt.npz", used=1)
+    state = LlamaState(input_ids=np.arange(3, dtype=np.intc), scores=np.empty((0, 4), dtype=np.single), n_tokens=3, llama_state=b"kv", llama_state_size=2, seed=0)
+
+    _write(tmp_path / "current-newprompt.npz", [0, 1, 2], state)
+
+    kept = sorted(path.name for path in tmp_path.glob("*.npz") if not path.name.startswith("partial."))
+    newest_others = sorted(path.name for path in older[-(KEPT_MODELS - 1) :])
+    assert kept == sorted(["current-newprompt.npz", *newest_others])
+    assert not same_model_old_prompt.exists()
+    assert being_written.exists()  # another process's write in progress is not pruned

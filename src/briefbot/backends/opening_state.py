@@ -9,6 +9,7 @@ only not recomputed. llama-cpp-python keeps its prompt cache in memory only, hen
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,6 +22,9 @@ import numpy as np
 from llama_cpp.llama import LlamaState
 
 log = logging.getLogger("briefbot")
+
+# Models whose opening state is kept (~10 MB each): the default model, the tiny test model, a spare.
+KEPT_MODELS = 3
 
 
 def warm_start(llama, tokens: list[int], directory: Path, model_identity: str, progress: Callable[[str], None]) -> None:
@@ -36,6 +40,9 @@ def warm_start(llama, tokens: list[int], directory: Path, model_identity: str, p
         except Exception as exc:  # a truncated or foreign file is rebuilt, not trusted
             log.warning("ignoring unreadable prompt state %s: %r", path, exc)
             state = None
+        else:
+            with contextlib.suppress(OSError):  # a read-only cache is still read
+                os.utime(path)  # recently used: _write's pruning keeps it
     if state is None:
         progress(f"prefilling the answer instructions once ({len(tokens)} tokens)…")
         llama.reset()
@@ -73,8 +80,18 @@ def _write(path: Path, tokens: list[int], state: LlamaState) -> None:
     finally:
         partial.unlink(missing_ok=True)  # left only by a failed write (a full disk)
     # One opening per model: the states of its earlier prompts (edited instructions, another
-    # briefing) would only fill the disk.
+    # briefing) would only fill the disk. Nor does a model file that moved (a new virtualenv, a
+    # re-download) ever read its old state again, so only the most recently used few are kept.
     model = path.name.split("-")[0]
-    for stale in path.parent.glob(f"{model}-*.npz"):
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    others = [other for other in path.parent.glob("*.npz") if other != path and not other.name.startswith("partial.")]
+    same_model = [other for other in others if other.name.startswith(f"{model}-")]
+    other_models = sorted((other for other in others if other not in same_model), key=_last_used, reverse=True)
+    for stale in same_model + other_models[KEPT_MODELS - 1 :]:
+        stale.unlink(missing_ok=True)
+
+
+def _last_used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # removed meanwhile by another process pruning the same folder
+        return 0.0
