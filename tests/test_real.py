@@ -117,7 +117,7 @@ def test_saved_openings_are_kept_for_the_most_recently_used_models_only(tmp_path
     import numpy as np
     from llama_cpp.llama import LlamaState
 
-    from briefbot.backends.opening_state import KEPT_MODELS, _write
+    from briefbot.backends.opening_state import KEPT_MODELS, _prune, _write
 
     def saved(name: str, used: int):
         path = tmp_path / name
@@ -138,3 +138,8 @@ def test_saved_openings_are_kept_for_the_most_recently_used_models_only(tmp_path
     assert kept == sorted(["current-newprompt.npz", *newest_others])
     assert not same_model_old_prompt.exists()
     assert being_written.exists()  # another process's write in progress is not pruned
+
+    # Reading a state prunes too: a machine whose model never changes would otherwise keep them all.
+    leftover = saved("moved-prompt.npz", used=500)
+    _prune(tmp_path / "current-newprompt.npz")
+    assert not leftover.exists() and (tmp_path / "current-newprompt.npz").exists()

@@ -10,6 +10,8 @@ for _name, _value in {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "RAGAS_DO_NOT_TRACK": "true",
     "TOKENIZERS_PARALLELISM": "false",
+    # The embedding model loads in under a second; its per-tensor bar was only noise in the CLI.
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
 }.items():
     os.environ.setdefault(_name, _value)
 

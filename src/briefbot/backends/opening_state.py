@@ -42,7 +42,8 @@ def warm_start(llama, tokens: list[int], directory: Path, model_identity: str, p
             state = None
         else:
             with contextlib.suppress(OSError):  # a read-only cache is still read
-                os.utime(path)  # recently used: _write's pruning keeps it
+                os.utime(path)  # recently used: pruning keeps it
+                _prune(path)
     if state is None:
         progress(f"prefilling the answer instructions once ({len(tokens)} tokens)…")
         llama.reset()
@@ -79,6 +80,10 @@ def _write(path: Path, tokens: list[int], state: LlamaState) -> None:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)  # left only by a failed write (a full disk)
+    _prune(path)
+
+
+def _prune(path: Path) -> None:
     # One opening per model: the states of its earlier prompts (edited instructions, another
     # briefing) would only fill the disk. Nor does a model file that moved (a new virtualenv, a
     # re-download) ever read its old state again, so only the most recently used few are kept.
