@@ -107,6 +107,19 @@ def test_a_name_must_stand_in_the_paragraph_of_the_supporting_passage(fake_bot):
     assert verifier.support(ashgabat, in_paragraph) is not None
 
 
+def test_a_sentence_that_starts_with_the_wrong_name_is_unsupported(fake_bot):
+    base = "Kyrgyzstan will also continue to host the Russian air base in Kant, near Bishkek, its capital."
+    briefing = f"Extremism could spread further into Kazakhstan and Russia. {base} The border is currently quiet."
+    verifier = Verifier(fake_bot.verifier.embed_model, 0.5, briefing)
+    passages = [passage(1, base)]
+    swapped = AnswerSentence("Kazakhstan hosts the Russian air base in Kant, near Bishkek, its capital.", (1,))
+    assert verifier.support(swapped, passages) is None
+    assert verifier.support(AnswerSentence("Kyrgyzstan hosts the Russian air base in Kant, near Bishkek.", (1,)), passages) is not None
+    # A first word the briefing writes in lower case, or never, is just how the sentence starts.
+    assert verifier.support(AnswerSentence("Currently Kyrgyzstan hosts the Russian air base in Kant.", (1,)), passages) is not None
+    assert verifier.support(AnswerSentence("Today the Russian air base in Kant, near Bishkek, is in Kyrgyzstan.", (1,)), passages) is not None
+
+
 def test_the_citation_goes_to_the_passage_that_says_it_not_the_one_the_model_named(fake_bot):
     verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
     lede = "By seeking a larger role in Afghanistan, the Kremlin is playing with fire."
@@ -144,9 +157,9 @@ def test_an_answer_must_give_what_the_question_asks_for(question, sentences, exp
         "Afghanistan supplies 90 percent of heroin on the world market, via the Tajik, Turkmen and Uzbek borders.",
         "In Soviet times, the 1344-km Tajik–Afghan border was secured by approximately 25,000 border guards. "
         "Currently, the number of Tajik border guards on patrol is 16,000.",
-        "Kabulov is Russia's special envoy.",
+        "Moscow's special envoy, Zamir Kabulov, said so.",
     ]
-    assert answers_question(question, sentences, front_matter, paragraphs) is expected
+    assert answers_question(question, sentences, front_matter, paragraphs, " ".join(paragraphs)) is expected
 
 
 @pytest.mark.parametrize(
@@ -156,9 +169,11 @@ def test_an_answer_must_give_what_the_question_asks_for(question, sentences, exp
         ("Which US commander ordered the strike?", "Stability in Afghanistan looks like a remote prospect.", False),
         ("Which US commander ordered the strike?", "General Nicholson ordered the strike.", True),
         ("Who ordered the strike?", "Nicholson ordered the strike.", True),
+        # A first word the briefing never names may be "Today" as well as someone made up.
+        ("Who ordered the strike?", "Smith ordered the strike.", False),
         ("Which provinces registered more opium?", "Badakhshan and Balkh did.", True),
     ],
 )
 def test_a_person_question_needs_a_name_not_a_quoted_term_or_a_capitalised_first_word(question, sentence, expected):
-    source = "There are threats to Kyrgyz stability. The US dropped the bomb on IS positions."
+    source = "There are threats to Kyrgyz stability. The US dropped the bomb on IS positions, said General Nicholson."
     assert answers_question(question, [sentence], "Russia, the Taliban and the Islamic State (IS) in Afghanistan", [source], source) is expected

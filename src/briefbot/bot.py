@@ -83,12 +83,12 @@ class BriefBot:
         embed_model = load_embedding_model()
         self.index: BriefingIndex = open_index(self.settings, embed_model=embed_model, progress=progress)
         self.retriever = HybridRetriever(self.index, self.settings.top_k)
-        self.verifier = Verifier(embed_model, self.settings.support_threshold)
         first_briefing = self.index.nodes[0].metadata["doc_id"] if self.index.nodes else None
         opening = self.retriever.opening(first_briefing) if first_briefing else None
         self.backend = make_backend(self.settings, embed_model, progress, opening=opening)
         self.texts = {doc_id: briefing.text for doc_id, briefing in self.index.briefings.items()}
         self._all_text = "\n".join(self.texts.values())
+        self.verifier = Verifier(embed_model, self.settings.support_threshold, self._all_text)
 
     @property
     def briefing(self):

@@ -103,19 +103,35 @@ def numbers_stated(text: str) -> set[str]:
     return found | {end for number in found for end in number.split("-")}
 
 
-def names(text: str) -> set[str]:
-    """Capitalised words, except ordinary words and a lone capitalised first word ('Today', 'Currently')."""
+def names(text: str, source: str = "") -> set[str]:
+    """Capitalised words, except ordinary words and a first word capitalised only for starting the
+    sentence. `source` (the briefing) tells which a first word is: one it writes in lower case
+    ("Currently") is not a name, one it capitalises mid-sentence is ("Kazakhstan hosts the Russian
+    air base in Kant" gets the country wrong). Any other first word ("Today") counts only when the
+    next word is capitalised too ("Emomali Rahmon")."""
     found = set()
     for match in _NAME.finditer(text):
         word = match.group()
         if word.lower() in _ORDINARY:
             continue
-        is_first = not text[: match.start()].strip()
-        next_word = text[match.end() :].split(maxsplit=1)
-        if is_first and not word.isupper() and not (next_word and next_word[0][:1].isupper()):
-            continue
+        if not text[: match.start()].strip() and not word.isupper():
+            if re.search(rf"\b{re.escape(word.lower())}\b", source):
+                continue
+            next_word = text[match.end() :].split(maxsplit=1)
+            if not _named_mid_sentence(word, source) and not (next_word and next_word[0][:1].isupper()):
+                continue
         found.add(word)
     return found
+
+
+def _named_mid_sentence(word: str, source: str) -> bool:
+    """Whether `source` capitalises `word` where no sentence starts: "Securing the border …" opens
+    a sentence of the briefing, "… into Kazakhstan and Russia" names a country."""
+    for match in re.finditer(rf"\b{re.escape(word)}\b", source):
+        before = source[: match.start()].rstrip(" \t“\"‘'(")
+        if before and before[-1] not in ".!?:\n":
+            return True
+    return False
 
 
 def _normalise(text: str) -> str:
@@ -167,17 +183,7 @@ def _new_names(sentences: list[str], known: str, source: str) -> set[str]:
     case ("Stability in Afghanistan …"); a quoted phrase ("the Mother Of All Bombs") is a term, not
     somebody's name.
     """
-    found = set()
-    for sentence in sentences:
-        unquoted = _QUOTED.sub(" ", sentence)
-        for match in _NAME.finditer(unquoted):
-            word = match.group()
-            if word.lower() in _ORDINARY or fact_in(word, known):
-                continue
-            if not unquoted[: match.start()].strip() and re.search(rf"\b{re.escape(word.lower())}\b", source):
-                continue
-            found.add(word)
-    return found
+    return {word for sentence in sentences for word in names(_QUOTED.sub(" ", sentence), source) if not fact_in(word, known)}
 
 
 def answers_question(question: str, sentences: list[str], topic: str, paragraphs: list[str], source: str = "") -> bool:
@@ -209,9 +215,11 @@ def keeps_follow_up(question: str, standalone: str) -> bool:
 
 
 class Verifier:
-    def __init__(self, embed_model, threshold: float):
+    def __init__(self, embed_model, threshold: float, source: str = ""):
+        """`source`: the briefing texts, which tell a name from a capitalised first word (`names`)."""
         self.embed_model = embed_model
         self.threshold = threshold
+        self.source = source
         self._sentence_cache: dict[str, tuple[list[tuple[int, int]], object]] = {}
 
     def _passage_sentences(self, passage: Passage):
@@ -236,7 +244,7 @@ class Verifier:
         """
         import numpy as np
 
-        sentence_names = names(sentence.text)
+        sentence_names = names(sentence.text, self.source)
         retrieved = " ".join(p.text for p in passages) + " " + question
         if any(not fact_in(name, retrieved) for name in sentence_names):
             return None
@@ -291,7 +299,7 @@ class Verifier:
             return None
         texts = [passage.text[s - passage.start : e - passage.start] for s, e in spans]
         chosen = {best}
-        wanted = facts_here | {name for name in names(sentence) if fact_in(name, passage.text)}
+        wanted = facts_here | {name for name in names(sentence, self.source) if fact_in(name, passage.text)}
         for fact in sorted(wanted):
             if any(fact_in(fact, texts[i]) for i in chosen):
                 continue
