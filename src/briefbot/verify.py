@@ -124,14 +124,14 @@ def names(text: str, source: str = "") -> set[str]:
     return found
 
 
+# Something other than a sentence's end before the word, past any spaces, quotes or brackets.
+_MID_SENTENCE = r"[^.!?:\n \t“\"‘'(][ \t“\"‘'(]*"
+
+
 def _named_mid_sentence(word: str, source: str) -> bool:
     """Whether `source` capitalises `word` where no sentence starts: "Securing the border …" opens
     a sentence of the briefing, "… into Kazakhstan and Russia" names a country."""
-    for match in re.finditer(rf"\b{re.escape(word)}\b", source):
-        before = source[: match.start()].rstrip(" \t“\"‘'(")
-        if before and before[-1] not in ".!?:\n":
-            return True
-    return False
+    return re.search(rf"{_MID_SENTENCE}\b{re.escape(word)}\b", source) is not None
 
 
 def _normalise(text: str) -> str:
@@ -176,16 +176,6 @@ _ASKS_FOR_NUMBER = re.compile(
 )
 
 
-def _new_names(sentences: list[str], known: str, source: str) -> set[str]:
-    """Capitalised words of the sentences that `known` does not contain.
-
-    A sentence's first word counts ("Kabulov said …") unless the source also writes it in lower
-    case ("Stability in Afghanistan …"); a quoted phrase ("the Mother Of All Bombs") is a term, not
-    somebody's name.
-    """
-    return {word for sentence in sentences for word in names(_QUOTED.sub(" ", sentence), source) if not fact_in(word, known)}
-
-
 def answers_question(question: str, sentences: list[str], topic: str, paragraphs: list[str], source: str = "") -> bool:
     """Whether supported sentences give the kind of fact the question asks for.
 
@@ -199,7 +189,9 @@ def answers_question(question: str, sentences: list[str], topic: str, paragraphs
     border?" although "Turkmen" stands in the next paragraph.
     """
     if _ASKS_FOR_NAME.match(question):
-        return bool(_new_names(sentences, question + " " + topic, source))
+        known = question + " " + topic
+        # A quoted phrase ("the Mother Of All Bombs") is a term, not somebody's name.
+        return any(not fact_in(word, known) for sentence in sentences for word in names(_QUOTED.sub(" ", sentence), source))
     if _ASKS_FOR_NUMBER.match(question):
         asked, subjects = numbers(question), names(question)
         about_subjects = [p for p in paragraphs if all(fact_in(name, p) for name in subjects)]
@@ -265,7 +257,7 @@ class Verifier:
         holders = [p for p in ordered if needed <= numbers_stated(p.text)]
         holders.sort(key=lambda p: -closeness[p.n])
         for passage in holders:
-            span = self._closest_span(sentence.text, vector, passage, needed)
+            span = self._closest_span(sentence.text, sentence_names, vector, passage, needed)
             if span is not None and names_stand((span,)):
                 return (span,)
         # A sentence may join facts from neighbouring chunks: the closest passage carries its meaning,
@@ -275,7 +267,7 @@ class Verifier:
         best = max(ordered, key=lambda p: closeness[p.n], default=None)
         if best is None or not needed <= numbers_stated(retrieved):
             return None
-        main = self._closest_span(sentence.text, vector, best, needed & numbers_stated(best.text))
+        main = self._closest_span(sentence.text, sentence_names, vector, best, needed & numbers_stated(best.text))
         if main is None:
             return None
         spans = [main]
@@ -283,10 +275,12 @@ class Verifier:
             holder = next((p for p in ordered if number in numbers_stated(p.text) and not p.front_matter), None)
             if holder is None:
                 return None
-            spans.append(self._closest_span(sentence.text, vector, holder, {number}, require_similarity=False))
+            spans.append(self._closest_span(sentence.text, sentence_names, vector, holder, {number}, require_similarity=False))
         return tuple(spans) if names_stand(tuple(spans)) else None
 
-    def _closest_span(self, sentence: str, vector, passage: Passage, facts_here: set[str], require_similarity: bool = True) -> Span | None:
+    def _closest_span(
+        self, sentence: str, sentence_names: set[str], vector, passage: Passage, facts_here: set[str], require_similarity: bool = True
+    ) -> Span | None:
         """The passage sentence closest in meaning, plus the closest one holding each fact it lacks."""
         import numpy as np
 
@@ -299,7 +293,7 @@ class Verifier:
             return None
         texts = [passage.text[s - passage.start : e - passage.start] for s, e in spans]
         chosen = {best}
-        wanted = facts_here | {name for name in names(sentence, self.source) if fact_in(name, passage.text)}
+        wanted = facts_here | {name for name in sentence_names if fact_in(name, passage.text)}
         for fact in sorted(wanted):
             if any(fact_in(fact, texts[i]) for i in chosen):
                 continue
