@@ -14,12 +14,19 @@ fi
 
 extras=""
 [ "$what" = test ] && extras="[test]"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$what"
+# llama.cpp is built for this CPU's features, never AMX unless BRIEFBOT_ALLOW_AMX=1, into a wheel
+# dir keyed by that configuration (scripts/llama_wheel.py says why); the key is part of the stamp,
+# so a .venv moved to another CPU, or a changed BRIEFBOT_ALLOW_AMX, reinstalls llama-cpp-python.
+llama_key=$(.venv/bin/python scripts/llama_wheel.py --describe | sed -n 's/.*"key": "\(.*\)".*/\1/p')
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$llama_key-$what"
 if [ ! -f "$stamp" ]; then
-  echo "· installing briefbot$extras into .venv (the first time builds llama-cpp-python: ~7 min on 2 cores)" >&2
+  echo "· installing briefbot$extras into .venv" >&2
   .venv/bin/python -m pip install --quiet --upgrade pip
   # torch first and pinned: an unpinned torch resolves to a multi-GB CUDA build.
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
-  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" .venv/bin/python -m pip install --quiet -e ".$extras"
+  llama_wheel=$(.venv/bin/python scripts/llama_wheel.py)
+  .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$llama_wheel"
+  .venv/bin/python -m pip install --quiet -e ".$extras"
+  rm -f .venv/.installed-*
   touch "$stamp"
 fi

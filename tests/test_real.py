@@ -1,5 +1,9 @@
 """The real stack end to end: Chroma on disk, MiniLM, and real GGUF models through llama.cpp."""
 
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from briefbot import BriefBot, Settings
@@ -11,6 +15,29 @@ pytestmark = pytest.mark.real
 @pytest.fixture(scope="module")
 def qwen_bot(index_dir):
     return BriefBot(Settings(backend="local", index_dir=index_dir))
+
+
+PREFILL = """
+from briefbot.backends.local import LocalLLM
+from briefbot.models import default_model_path
+from briefbot.settings import DEFAULT_BRIEFING, Settings
+
+settings = Settings()
+llm = LocalLLM(model_path=str(default_model_path(settings.cache_dir, progress=False)), n_ctx=2048, max_tokens=8,
+               n_threads=settings.n_threads, allow_amx=settings.allow_amx)
+tokens = llm.llama.tokenize(DEFAULT_BRIEFING.read_text(encoding="utf-8").encode())[:600]
+llm.llama.eval(tokens)
+print(len(tokens), llm.llama.n_tokens)
+"""
+
+
+def test_default_model_prefills_hundreds_of_tokens_without_crashing():
+    """In a child process: a crash inside llama.cpp (the AMX segfault on Q4_K, llama.cpp#20824) then
+    fails this test with its signal, where in-process it would end the test run with no summary."""
+    result = subprocess.run([sys.executable, "-c", PREFILL], capture_output=True, text=True, timeout=900)
+    died = f"signal {signal.Signals(-result.returncode).name}" if result.returncode < 0 else f"status {result.returncode}"
+    assert result.returncode == 0, f"prefilling 600 tokens ended with {died}:\n{result.stderr[-2000:]}"
+    assert result.stdout.split() == ["600", "600"]
 
 
 def test_default_model_answers_with_an_exact_citation(qwen_bot):

@@ -35,10 +35,27 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(**given)
 
 
+class _VersionAction(argparse.Action):
+    """Like argparse's version action, but the line depends on the settings (env vars and defaults)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from briefbot.about import version_line
+
+        print(_shown(version_line(Settings())))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="briefbot",
         description="Ask questions about a briefing; every answer cites exact, verified passages.",
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction,
+        help="print briefbot's version, the llama.cpp build features, the model file and its hash, the index and threads",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -263,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     from briefbot.errors import BriefBotError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)  # inside: --version reads the settings
         settings = settings_from(args)
         return {"index": run_index, "ask": run_ask, "chat": run_chat, "eval": run_eval, "serve": run_serve, "bench": run_bench}[args.command](args, settings)
     except ValidationError as exc:

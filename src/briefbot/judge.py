@@ -242,14 +242,16 @@ class LocalJudge(Judge):
     kind = "local"
 
     def __init__(self, model_path: Path, model_sha256: str, n_threads: int = 2, n_ctx: int = JUDGE_N_CTX,
-                 max_tokens: int = JUDGE_MAX_TOKENS, seed: int = JUDGE_SEED, cache: JudgeCache | None = None):
+                 max_tokens: int = JUDGE_MAX_TOKENS, seed: int = JUDGE_SEED, cache: JudgeCache | None = None,
+                 allow_amx: bool = False):
         from briefbot.backends.local import LocalLLM
 
         params = {"temperature": 0.0, "seed": seed, "max_tokens": max_tokens, "n_ctx": n_ctx, "response_format": "json_object+schema",
                   "prefix_state": "instructions"}
         super().__init__(Path(model_path).name, model_sha256, params, cache)
         self.max_tokens = max_tokens
-        self.llm = LocalLLM(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, max_tokens=max_tokens, temperature=0.0, seed=seed)
+        self.llm = LocalLLM(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, max_tokens=max_tokens, temperature=0.0, seed=seed,
+                            allow_amx=allow_amx)
         # Not llama.cpp's prompt-state cache (LocalLLM sets one for the chat prompts): it restores the
         # state a previous call left, so one call's output could depend on the calls before it.
         if getattr(self.llm.llama, "cache", None) is not None:
@@ -644,5 +646,5 @@ def make_judge(kind: str, settings, cache_dir: Path | None = None, model_path: P
         else:
             path = Path(model_path or settings.model_path)
             digest = sha256_of(path)
-        return LocalJudge(path, digest, n_threads=settings.n_threads, n_ctx=n_ctx, cache=cache)
+        return LocalJudge(path, digest, n_threads=settings.n_threads, n_ctx=n_ctx, cache=cache, allow_amx=settings.allow_amx)
     raise ValueError(f"unknown judge {kind!r}: choose one of {', '.join(JUDGE_KINDS)}")

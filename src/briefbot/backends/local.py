@@ -31,6 +31,7 @@ from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
 from briefbot.backends import LLMBackend
+from briefbot.backends.llama_build import check_build
 from briefbot.backends.opening_state import warm_start
 from briefbot.errors import BackendError, ModelError
 from briefbot.retrieve import Passage
@@ -72,6 +73,7 @@ class LocalLLM(CustomLLM):
     temperature: float = 0.0
     seed: int = 0
     prompt_cache_bytes: int = 128 * 1024 * 1024
+    allow_amx: bool = False
 
     _llama: Any = PrivateAttr(default=None)
     _formatter: Any = PrivateAttr(default=None)
@@ -84,6 +86,7 @@ class LocalLLM(CustomLLM):
         super().__init__(**data)
         if not Path(self.model_path).is_file():
             raise ModelError(f"model file not found: {self.model_path}")
+        check_build(self.allow_amx)
         try:
             self._llama = _KVStateLlama(
                 model_path=self.model_path,
