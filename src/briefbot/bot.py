@@ -9,6 +9,7 @@ from typing import Iterator
 
 from briefbot.answer import Answer, Timings, VerifiedSentence, citations_for, refusal, verified_stream
 from briefbot.backends import make_backend
+from briefbot.briefing import doc_id_for
 from briefbot.errors import QuestionError
 from briefbot.index import BriefingIndex, chroma_client, load_embedding_model, open_index
 from briefbot.retrieve import HybridRetriever
@@ -73,27 +74,29 @@ def validate_history(history: object, limit: int) -> list[dict]:
 class BriefBot:
     """Question answering over the indexed briefings. Thread-safe: the local model is locked."""
 
-    def __init__(self, settings: Settings | None = None, progress=None):
+    def __init__(self, settings: Settings | None = None, progress=None, isolated_backend: bool = False, briefing: Path = DEFAULT_BRIEFING):
+        """`isolated_backend`: the model runs in a worker process restarted after a crash (the web server's choice)."""
         self.settings = settings or Settings()
+        self._briefing_id = doc_id_for(Path(briefing))
         progress = progress or (lambda message: log.info(message))
         if self.settings.chroma_url:
             # An unreachable index server is reported before the embedding model spends seconds loading.
             chroma_client(self.settings, Path(self.settings.index_dir))
         progress("loading the embedding model…")
         embed_model = load_embedding_model()
-        self.index: BriefingIndex = open_index(self.settings, embed_model=embed_model, progress=progress)
+        self.index: BriefingIndex = open_index(self.settings, embed_model=embed_model, progress=progress, default_briefing=briefing)
         self.retriever = HybridRetriever(self.index, self.settings.top_k)
         first_briefing = self.index.nodes[0].metadata["doc_id"] if self.index.nodes else None
         opening = self.retriever.opening(first_briefing) if first_briefing else None
-        self.backend = make_backend(self.settings, embed_model, progress, opening=opening)
+        self.backend = make_backend(self.settings, embed_model, progress, opening=opening, isolated=isolated_backend)
         self.texts = {doc_id: briefing.text for doc_id, briefing in self.index.briefings.items()}
         self._all_text = "\n".join(self.texts.values())
         self.verifier = Verifier(embed_model, self.settings.support_threshold, self._all_text)
 
     @property
     def briefing(self):
-        """The default briefing (title, date, lede, sections, text)."""
-        return self.index.briefings[DEFAULT_BRIEFING.stem]
+        """The briefing this bot was opened on (title, date, lede, sections, text): the default one unless given."""
+        return self.index.briefings[self._briefing_id]
 
     def ask(self, question: str) -> Answer:
         return self.chat(question, [])

@@ -33,6 +33,7 @@ MAX_REQUEST_BYTES (2 MB) is answered with HTTP 413 before Gradio reads it.
 
 from __future__ import annotations
 
+import faulthandler
 import html
 import ipaddress
 import json
@@ -628,7 +629,10 @@ def serve(
 
     started = time.perf_counter()
     progress("starting briefbot (the first start builds the index and can take a minute)…")
-    bot = BriefBot(settings, progress=progress)
+    # A crash in native code still prints the Python stacks of what was running, and the model runs
+    # in a worker process: a crash there costs one answer, not the server (backends/worker.py).
+    faulthandler.enable()
+    bot = BriefBot(settings, progress=progress, isolated_backend=True)
     progress(f"engine ready in {time.perf_counter() - started:.1f} s")
     app = build_app(bot)
     try:
