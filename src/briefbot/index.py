@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from filelock import FileLock
 
-from briefbot.briefing import Briefing, load_briefing, parse_briefing, sentence_spans
+from briefbot.briefing import Briefing, doc_id_for, load_briefing, parse_briefing, sentence_spans
 from briefbot.errors import BriefingError, IndexBuildError
 from briefbot.settings import DEFAULT_BRIEFING, Settings
 
@@ -143,8 +143,13 @@ def open_index(
     reset: bool = False,
     embed_model=None,
     progress: Progress = lambda message: None,
+    default_briefing: Path = DEFAULT_BRIEFING,
 ) -> BriefingIndex:
-    """Open the index, rebuilding it when its sources, embedding model or chunking changed."""
+    """Open the index, rebuilding it when its sources, embedding model or chunking changed.
+
+    `default_briefing` is the one briefing every build keeps (an evaluation indexes each of its own
+    documents alone this way); added briefings come beside it.
+    """
     index_dir = Path(settings.index_dir)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
@@ -154,7 +159,7 @@ def open_index(
     for path in add_files:
         briefing = load_briefing(Path(path))
         # Briefings are stored and cited by this id: a clash would silently replace a briefing.
-        if briefing.doc_id == DEFAULT_BRIEFING.stem or briefing.doc_id in added:
+        if briefing.doc_id == doc_id_for(Path(default_briefing)) or briefing.doc_id in added:
             raise BriefingError(f"{path}: another briefing is already named {briefing.doc_id!r}; rename the file")
         added[briefing.doc_id] = briefing
     embed_model = embed_model or load_embedding_model()
@@ -162,7 +167,7 @@ def open_index(
     with FileLock(str(index_dir / ".lock")):
         live = _live(settings)
         _recover(index_dir, live, progress)
-        default = load_briefing(DEFAULT_BRIEFING)
+        default = load_briefing(Path(default_briefing))
         briefings = {default.doc_id: default}
         if not reset and (live / "docs").is_dir():
             try:
