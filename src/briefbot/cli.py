@@ -80,8 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="run the question set and score it: LLM-free metrics, and with --judge faithfulness and answer relevancy (ragas)",
     )
-    evaluate.add_argument("--dataset", type=Path, default=None, help="question set JSONL (default: eval/dataset.jsonl)")
-    evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions (0: none, e.g. with --calibrate-judge)")
+    evaluate.add_argument(
+        "--dataset", type=Path, default=None,
+        help="question set: JSONL (default: eval/dataset.jsonl), or SQuAD 2.0 JSON, where each article is one briefing with an index of its own",
+    )
+    evaluate.add_argument(
+        "--per-article", type=int, default=None, metavar="N",
+        help="SQuAD: questions per article, answerable and unanswerable in the article's proportion, drawn with --seed (default: 12)",
+    )
+    evaluate.add_argument("--articles", default=None, metavar="LIST", help="SQuAD: comma-separated article titles (default: every article, or those of --split)")
+    evaluate.add_argument("--split", choices=("tune", "held_out"), default=None, help="SQuAD: only the articles of this split of eval/squad-split.json")
+    evaluate.add_argument(
+        "--labels", type=Path, default=None, metavar="PATH",
+        help="hand labels of shown sentences, JSONL of {sentence_id, system, supported}: the report gives the unsupported-claim rate "
+        "(default: 'not labelled')",
+    )
+    evaluate.add_argument("--limit", type=int, default=None, help="JSONL: only the first N questions (0: none, e.g. with --calibrate-judge)")
     evaluate.add_argument(
         "--out", type=Path, default=Path("eval/runs/latest"),
         help="where samples.jsonl, summary.json, judge_calls.jsonl, report.md/.html and plots/ go",
@@ -93,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--judge", choices=("local", "openai", "stub", "none"), default="none",
-        help="LLM judge: local GGUF via llama.cpp, an OpenAI-compatible server, a deterministic stub (CI), none (default: none)",
+        help="LLM judge: local GGUF via llama.cpp, an OpenAI-compatible server, a deterministic stub (CI), none (default: none; "
+        "a SQuAD run has none)",
     )
     evaluate.add_argument(
         "--judge-metrics", default="faithfulness,answer_relevancy", metavar="LIST",
@@ -240,6 +255,10 @@ def run_eval(args, settings: Settings) -> int:
             calibration_path=args.calibration,
             calibration_limit=args.calibration_limit,
             progress=_progress,
+            per_article=args.per_article,
+            articles=tuple(a.strip() for a in (args.articles or "").split(",") if a.strip()),
+            split=args.split,
+            labels_path=args.labels,
         )
     except ValueError as exc:
         print(f"briefbot: {exc}", file=sys.stderr)
@@ -250,6 +269,7 @@ def run_eval(args, settings: Settings) -> int:
             if stats["n"] or stats["failed"]:
                 failed = f", failed {stats['failed']} ({stats['failure_rate']:.1%})" if key in evaluate.JUDGED_KEYS else ""
                 print(f"  {key:<26} {stats['mean']!s:<8} n={stats['n']}{failed}")
+    _print_articles(summary)
     if summary["calibration"]:
         c = summary["calibration"]
         print(f"judge calibration: balanced accuracy {c['balanced_accuracy']} on {c['pairs']} pairs ({c['failures']} failures)")
@@ -258,6 +278,18 @@ def run_eval(args, settings: Settings) -> int:
         print(f"faithfulness: {trust['status'].upper()} (threshold {trust['threshold']})")
     print(f"results: {args.out}/summary.json, samples.jsonl, report.md, report.html")
     return 0
+
+
+def _print_articles(summary: dict) -> None:
+    articles = summary.get("articles")
+    if not articles:
+        return
+    print("per article (answerable: correct, F1, false refusals; unanswerable: abstention):")
+    rows = [(title, by_system) for title, by_system in articles["per_article"].items()] + [("overall", articles["overall"])]
+    for title, by_system in rows:
+        for name, s in by_system.items():
+            print(f"  {title:<32} {name:<20} n={s['answerable']}+{s['unanswerable']}  correct {s['correct']!s:<6} F1 {s['f1']!s:<6} "
+                  f"false refusals {s['false_refusals']!s:<6} abstention {s['abstention']}")
 
 
 def run_bench(args, settings: Settings) -> int:

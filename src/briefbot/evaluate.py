@@ -10,17 +10,24 @@ IDBasedContextRecall and StringPresence, plus offset-based evidence precision/re
 Judge tier (`judge=local|openai|stub`, see judge.py): faithfulness and answer relevancy, and on
 request ragas' LLM context precision/recall against the reference answer; failures are counted and
 reported beside each mean. Judging runs metric by metric after all answers are in.
+
+A SQuAD 2.0 file (squad.py) is the other dataset: each article one briefing with an index of its
+own, a seeded stratified sample of its questions, and per article: a gold answer contained, SQuAD's
+token F1, abstention and false refusals. Every run records each shown sentence with what it cites,
+so hand labels of those sentences (`labels`) give the unsupported-claim rate.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from briefbot.settings import PACKAGE_DIR
+from briefbot import squad
+from briefbot.settings import DEFAULT_BRIEFING, PACKAGE_DIR
 
 DEFAULT_DATASET = PACKAGE_DIR.parent.parent / "eval" / "dataset.jsonl"
 
@@ -35,6 +42,13 @@ class Sample:
     key_facts: list[str]
     chain: str | None
     turn: int
+    # SQuAD: alternative gold answers (one contained is correct) and the exact offsets of the spans.
+    gold_answers: tuple[str, ...] = ()
+    reference_ranges: tuple[tuple[int, int], ...] = ()
+
+    def reference_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Where the reference spans stand: as given (SQuAD), else their first occurrence."""
+        return list(self.reference_ranges) or span_ranges(self.reference_spans, text)
 
 
 def load_dataset(path: Path = DEFAULT_DATASET) -> list[Sample]:
@@ -83,15 +97,21 @@ def covered(span: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:
 
 
 def is_correct(sample: Sample, text: str, refused: bool) -> bool:
-    """Answerable: not refused and every key fact present; unanswerable: refused."""
+    """Answerable: not refused and every key fact present (SQuAD: a gold answer contained); unanswerable: refused."""
     if not sample.answerable:
         return refused
-    return not refused and all(fact_present(f, text) for f in sample.key_facts)
+    if refused:
+        return False
+    if sample.gold_answers:
+        # A marker "[2]" normalises to the token "2", which must not pass for a gold "2".
+        plain = CITATION_MARKER.sub("", text)
+        return any(squad.answer_contained(gold, plain) for gold in sample.gold_answers)
+    return all(fact_present(f, text) for f in sample.key_facts)
 
 
 def score_sample(sample: Sample, answer, passages, source_text: str) -> dict:
     citations_exact = all(source_text[c.start : c.end] == c.quote for c in answer.citations)
-    references = span_ranges(sample.reference_spans, source_text)
+    references = sample.reference_offsets(source_text)
     retrieved = [(p.start, p.end) for p in passages]
     cited = [(c.start, c.end) for c in answer.citations]
     record = {
@@ -107,7 +127,11 @@ def score_sample(sample: Sample, answer, passages, source_text: str) -> dict:
         "correct": is_correct(sample, answer.text, answer.refused),
     }
     if sample.answerable:
-        record["facts_found"] = sum(fact_present(f, answer.text) for f in sample.key_facts)
+        if sample.key_facts:
+            record["facts_found"] = sum(fact_present(f, answer.text) for f in sample.key_facts)
+        if sample.gold_answers:
+            plain = CITATION_MARKER.sub("", answer.text)
+            record["f1"] = 0.0 if answer.refused else round(squad.best_f1(sample.gold_answers, plain), 4)
         record["false_refusal"] = answer.refused
         record["recall_at_k"] = sum(covered(r, retrieved) for r in references) / len(references) if references else None
         record["citation_hits_reference"] = (
@@ -122,25 +146,25 @@ def summarise(records: list[dict]) -> dict:
     recalls = [r["recall_at_k"] for r in answerable if r.get("recall_at_k") is not None]
     hits = [r["citation_hits_reference"] for r in answerable if r.get("citation_hits_reference") is not None]
     totals = sorted(r["timings"]["total"] for r in records)
-
-    def rate(values) -> float | None:
-        values = list(values)
-        return round(sum(values) / len(values), 4) if values else None
-
     return {
         "samples": len(records),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
-        "correct": rate(r["correct"] for r in records),
-        "correct_answerable": rate(r["correct"] for r in answerable),
-        "false_refusals": rate(r["false_refusal"] for r in answerable),
-        "refusal_accuracy_unanswerable": rate(r["refused"] for r in unanswerable),
-        "citations_exact": rate(r["citations_exact"] for r in records if r["citations_exact"] is not None),
-        "citation_hits_reference": rate(hits),
-        "recall_at_k": rate(recalls),
+        "correct": _mean(r["correct"] for r in records),
+        "correct_answerable": _mean(r["correct"] for r in answerable),
+        "false_refusals": _mean(r["false_refusal"] for r in answerable),
+        "refusal_accuracy_unanswerable": _mean(r["refused"] for r in unanswerable),
+        "citations_exact": _mean(r["citations_exact"] for r in records if r["citations_exact"] is not None),
+        "citation_hits_reference": _mean(hits),
+        "recall_at_k": _mean(recalls),
         "answer_seconds_p50": totals[len(totals) // 2] if totals else None,
         "answer_seconds_p95": totals[min(len(totals) - 1, int(len(totals) * 0.95))] if totals else None,
     }
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return round(sum(values) / len(values), 4) if values else None
 
 
 def write_results(records: list[dict], summary: dict, out_dir: Path) -> None:
@@ -159,7 +183,9 @@ CITATION_MARKER = re.compile(r"\s*\[\d+\]")
 
 # (key, label, tier, description): the order of the report's tables.
 METRICS = [
-    ("correct", "correct", "llm-free", "answerable: not refused and every key fact present; unanswerable: refused"),
+    ("correct", "correct", "llm-free",
+     "answerable: not refused and every key fact present (SQuAD: a gold answer contained, both SQuAD-normalised); unanswerable: refused"),
+    ("f1", "token F1 (SQuAD)", "llm-free", "answerable SQuAD questions: SQuAD's token F1, best gold answer, citation markers removed; 0 if refused"),
     ("false_refusal", "false refusal", "llm-free", "answerable questions refused (lower is better)"),
     ("refused", "abstention (unanswerable)", "llm-free", "unanswerable questions refused"),
     ("citations_exact", "citations exact", "llm-free", "every citation quote equals the briefing at its offsets"),
@@ -203,6 +229,40 @@ class SystemOutput:
     answer: object  # briefbot.Answer (the baseline's is built from its response)
     passages: list  # what retrieval returned (objects with .start/.end), for recall@k
     evidence: list[Evidence]
+
+
+@dataclass(frozen=True)
+class Quote:
+    id: str  # chunk or node id
+    start: int
+    end: int
+    quote: str  # == the source text [start:end]
+
+
+@dataclass(frozen=True)
+class ShownSentence:
+    """One sentence a system showed and what it showed as its basis: the unit a support audit labels."""
+
+    id: str  # "<question id>#<index>"
+    text: str  # without its [n] markers
+    cited: tuple[Quote, ...]
+
+
+def shown_sentences(sample_id: str, output: SystemOutput, cites: bool) -> list[ShownSentence]:
+    """Briefbot's sentences rest on the citations their [n] markers name, the baseline's on its source
+    nodes. A refusal claims nothing, so it has no sentence to audit."""
+    from briefbot.verify import split_answer
+
+    answer = output.answer
+    if answer.refused:
+        return []
+    quotes = {c.n: Quote(c.chunk_id, c.start, c.end, c.quote) for c in answer.citations}
+    nodes = tuple(Quote(e.id, e.start, e.end, e.text) for e in output.evidence)
+    sentences = []
+    for index, sentence in enumerate(split_answer(answer.text)):
+        cited = tuple(quotes[n] for n in dict.fromkeys(sentence.cited) if n in quotes) if cites else nodes
+        sentences.append(ShownSentence(f"{sample_id}#{index}", sentence.text, cited))
+    return sentences
 
 
 class BriefBotSystem:
@@ -347,7 +407,7 @@ def reference_chunk_ids(references: list[tuple[int, int]], chunks: list[tuple[st
 def evidence_metrics(sample: Sample, evidence: list[Evidence], chunks: list[tuple[str, int, int]], source_text: str) -> dict:
     """ragas' non-LLM context metrics and offset-based ones; None where there is no reference span."""
     out = {key: None for key in EVIDENCE_KEYS}
-    references = span_ranges(sample.reference_spans, source_text)
+    references = sample.reference_offsets(source_text)
     if not sample.reference_spans or not references:
         return out
     if not evidence:
@@ -395,6 +455,7 @@ def run_system(system, samples: list[Sample], progress: bool = True) -> list[dic
             record["citations_exact"] = None
             record["citation_hits_reference"] = None
         record["evidence"] = [e.__dict__ for e in output.evidence]
+        record["sentences"] = [asdict(s) for s in shown_sentences(sample.id, output, system.cites)]
         record.update(evidence_metrics(sample, output.evidence, system.chunks, system.source_text))
         record["judge"] = {}
         records.append(record)
@@ -485,15 +546,94 @@ def metric_summary(records: list[dict], key: str) -> dict:
     }
 
 
-def summarise_system(records: list[dict]) -> dict:
+def summarise_system(records: list[dict], labels: dict[tuple[str, str], bool] | None = None) -> dict:
     summary = summarise(records)
     metrics = {key: metric_summary(records, key) for key in METRIC_KEYS}
     # `refused` is the abstention rate only on unanswerable questions; `false_refusal` only on answerable ones.
     metrics["refused"] = metric_summary([r for r in records if not r["answerable"]], "refused")
     summary["metrics"] = metrics
+    summary["unsupported_claims"] = asdict(audit_claims(records, labels or {}))
     judged = [r["judge"][m] for r in records for m in r.get("judge", {})]
     summary["judge_seconds_uncached"] = round(sum(j.get("seconds_uncached", 0) for j in judged), 1)
     return summary
+
+
+def load_labels(path: Path) -> dict[tuple[str, str], bool]:
+    """Hand labels of shown sentences, JSONL {"sentence_id", "system", "supported": true/false}, by (system, sentence id)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    labels = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            key, supported = (str(item["system"]), str(item["sentence_id"])), item["supported"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a sentence label ({exc})") from exc
+        if not isinstance(supported, bool):
+            raise ValueError(f"{path}:{number}: supported must be true or false")
+        labels[key] = supported
+    return labels
+
+
+@dataclass(frozen=True)
+class ClaimAudit:
+    """Shown sentences against the hand labels; the unsupported-claim rate is None until some are labelled."""
+
+    shown: int
+    labelled: int
+    unsupported: int
+    rate: float | None
+
+
+def audit_claims(records: list[dict], labels: dict[tuple[str, str], bool]) -> ClaimAudit:
+    shown = [(r["system"], s["id"]) for r in records for s in r["sentences"]]
+    verdicts = [labels[key] for key in shown if key in labels]
+    unsupported = verdicts.count(False)
+    return ClaimAudit(len(shown), len(verdicts), unsupported, round(unsupported / len(verdicts), 4) if verdicts else None)
+
+
+@dataclass(frozen=True)
+class ArticleScores:
+    """One system's SQuAD scores on one article's questions, or on all of them pooled."""
+
+    answerable: int
+    unanswerable: int
+    correct: float | None  # answerable questions answered with a gold answer in the text
+    f1: float | None  # mean token F1 over the answerable questions
+    abstention: float | None  # unanswerable questions refused
+    false_refusals: float | None  # answerable questions refused
+    claims: ClaimAudit
+
+
+def article_scores(records: list[dict], labels: dict[tuple[str, str], bool]) -> ArticleScores:
+    answerable = [r for r in records if r["answerable"]]
+    unanswerable = [r for r in records if not r["answerable"]]
+    return ArticleScores(
+        answerable=len(answerable),
+        unanswerable=len(unanswerable),
+        correct=_mean(r["correct"] for r in answerable),
+        f1=_mean(r["f1"] for r in answerable),
+        abstention=_mean(r["refused"] for r in unanswerable),
+        false_refusals=_mean(r["refused"] for r in answerable),
+        claims=audit_claims(records, labels),
+    )
+
+
+def summarise_articles(records: list[dict], systems: list[str], labels: dict[tuple[str, str], bool]) -> dict:
+    """{"per_article": {title: {system: scores}}, "overall": {system: scores}}, in the order asked."""
+    titles = list(dict.fromkeys(r["article"] for r in records))
+
+    def scores(selected) -> dict:
+        return {name: asdict(article_scores([r for r in selected if r["system"] == name], labels)) for name in systems}
+
+    return {
+        "per_article": {title: scores([r for r in records if r["article"] == title]) for title in titles},
+        "overall": scores(records),
+    }
 
 
 def faithfulness_trust(calibration: dict | None, judge_kind: str) -> dict:
@@ -528,14 +668,37 @@ def evaluate_systems(
     out_dir: Path | None = None,
     progress: bool = True,
     run_info: dict | None = None,
+    labels: dict[tuple[str, str], bool] | None = None,
 ) -> tuple[list[dict], dict]:
-    """Answer with every system, score, judge, calibrate, write results and the report."""
-    from briefbot import judge as judging
-
+    """Answer with every system, score, then finish the run (judge, calibrate, summarise, write)."""
     started = time.perf_counter()
     records: list[dict] = []
     for system in systems:
         records += run_system(system, samples, progress)
+    return finish_run(
+        records, samples, [s.name for s in systems], started, judge, embeddings, judge_metrics, calibration_pairs,
+        out_dir, progress, run_info, labels,
+    )
+
+
+def finish_run(
+    records: list[dict],
+    samples: list[Sample],
+    systems: list[str],
+    started: float,
+    judge=None,
+    embeddings=None,
+    judge_metrics=None,
+    calibration_pairs: list[dict] | None = None,
+    out_dir: Path | None = None,
+    progress: bool = True,
+    run_info: dict | None = None,
+    labels: dict[tuple[str, str], bool] | None = None,
+) -> tuple[list[dict], dict]:
+    """Judge and calibrate the answered records, summarise them (per article too, for SQuAD), write
+    results and the report."""
+    from briefbot import judge as judging
+
     answered = time.perf_counter()
     if judge is not None and records:
         judge_records(records, samples, judge, embeddings, judge_metrics, progress)
@@ -551,7 +714,7 @@ def evaluate_systems(
         "run": {
             **(run_info or {}),
             "samples": len(samples),
-            "systems": [s.name for s in systems],
+            "systems": systems,
             "judged_metrics": judged_metrics,
             "seconds": {
                 "answering": round(answered - started, 1),
@@ -562,8 +725,13 @@ def evaluate_systems(
         "judge": {**judge.describe(), **judge.stats()} if judge is not None else {"kind": "none"},
         "calibration": {k: v for k, v in calibration.items() if k != "items"} if calibration else None,
         "faithfulness_trust": faithfulness_trust(calibration, judge.kind if judge is not None else "none"),
-        "systems": {s.name: summarise_system([r for r in records if r["system"] == s.name]) for s in systems},
+        "systems": {name: summarise_system([r for r in records if r["system"] == name], labels) for name in systems},
     }
+    if labels is not None:
+        shown = {(r["system"], s["id"]) for r in records for s in r["sentences"]}
+        summary["labels"] = {"labels": len(labels), "matching_shown_sentences": len(shown & labels.keys())}
+    if any("article" in r for r in records):
+        summary["articles"] = summarise_articles(records, systems, labels or {})
     if judged_samples:
         summary["run"]["judge_seconds_per_judged_sample"] = round((judged - answered) / judged_samples, 1)
     if out_dir is not None:
@@ -590,8 +758,9 @@ def write_suite(records: list[dict], summary: dict, calibration: dict | None, ju
     return paths
 
 
-def build_systems(settings, names: list[str], progress=lambda message: None) -> list:
-    """`briefbot-<backend>` systems share nothing but the index; the baseline reuses an LLM already loaded."""
+def build_systems(settings, names: list[str], progress=lambda message: None, briefing: Path = DEFAULT_BRIEFING) -> list:
+    """`briefbot-<backend>` systems share nothing but the index; the baseline reuses an LLM already loaded.
+    All of them answer about `briefing` alone."""
     from briefbot import BriefBot
 
     unknown = [n for n in names if n not in SYSTEM_NAMES]
@@ -602,7 +771,7 @@ def build_systems(settings, names: list[str], progress=lambda message: None) -> 
     for name in names:
         if name.startswith("briefbot-"):
             backend = name.removeprefix("briefbot-")
-            bots[backend] = BriefBot(settings.model_copy(update={"backend": backend}), progress=progress)
+            bots[backend] = BriefBot(settings.model_copy(update={"backend": backend}), progress=progress, briefing=briefing)
             systems.append(BriefBotSystem(name, bots[backend]))
     if "baseline" in names:
         llm_backend = settings.backend if settings.backend in ("local", "openai", "fake") else "local"
@@ -620,9 +789,8 @@ def build_systems(settings, names: list[str], progress=lambda message: None) -> 
         else:
             from briefbot.briefing import load_briefing
             from briefbot.index import load_embedding_model
-            from briefbot.settings import DEFAULT_BRIEFING
 
-            source_text, embed_model = load_briefing(DEFAULT_BRIEFING).text, load_embedding_model()
+            source_text, embed_model = load_briefing(briefing).text, load_embedding_model()
         progress("building the naive llama-index baseline…")
         systems.insert(names.index("baseline"), BaselineSystem(source_text, embed_model, llm))
     return systems
@@ -642,10 +810,24 @@ def run_suite(
     calibration_path: Path | None = None,
     calibration_limit: int | None = None,
     progress=lambda message: None,
+    per_article: int | None = None,
+    articles: tuple[str, ...] = (),
+    split: str | None = None,
+    labels_path: Path | None = None,
 ) -> tuple[list[dict], dict]:
-    """What `briefbot eval` runs."""
+    """What `briefbot eval` runs: the JSONL question set, or a SQuAD file (see run_squad_suite)."""
     from briefbot import judge as judging
 
+    if squad.is_squad(dataset):
+        if judge_kind != "none" or calibrate or limit is not None:
+            raise ValueError("a SQuAD dataset runs without --judge, --calibrate-judge and --limit: "
+                             "choose its questions with --split, --articles and --per-article")
+        selection = SquadSelection(DEFAULT_PER_ARTICLE if per_article is None else per_article, tuple(articles), split, settings.seed)
+        return run_squad_suite(settings, systems, Path(dataset), selection, out_dir, labels_path, progress)
+    if per_article is not None or articles or split:
+        raise ValueError(f"--per-article, --articles and --split choose SQuAD questions; {dataset} is a JSONL question set")
+
+    labels = load_labels(labels_path) if labels_path else None
     samples = load_dataset(dataset)[:limit]
     built = build_systems(settings, systems, progress) if samples else []
     judge = None
@@ -663,9 +845,116 @@ def run_suite(
     pairs = None
     if calibrate:
         pairs = judging.load_calibration(calibration_path or judging.DEFAULT_CALIBRATION)[:calibration_limit]
+    run_info = {"dataset": str(dataset), "limit": limit, "labels": str(labels_path) if labels_path else None, "settings": _settings_info(settings)}
+    return evaluate_systems(built, samples, judge, embeddings, judge_metrics, pairs, out_dir, progress=True, run_info=run_info, labels=labels)
+
+
+def _settings_info(settings) -> dict:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in settings.model_dump().items() if k != "openai_api_key"}
+
+
+# ---------------------------------------------------------------------------------------------
+# SQuAD 2.0: every article is a briefing of its own, asked a seeded sample of its questions
+
+
+DEFAULT_SPLIT = PACKAGE_DIR.parent.parent / "eval" / "squad-split.json"
+DEFAULT_PER_ARTICLE = 12  # 13 articles x 12 questions: about an hour of the local model on 2 cores
+
+
+@dataclass(frozen=True)
+class SquadSelection:
+    """Which SQuAD questions a run asks: articles by split and/or title, then a seeded sample of each."""
+
+    per_article: int = DEFAULT_PER_ARTICLE
+    articles: tuple[str, ...] = ()  # titles, with underscores or spaces; none: every article (of the split)
+    split: str | None = None  # "tune" or "held_out" of DEFAULT_SPLIT
+    seed: int = 0
+
+
+def load_split(path: Path = DEFAULT_SPLIT) -> dict[str, list[str]]:
+    split = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {name: list(split[name]) for name in ("tune", "held_out")}
+
+
+def select_articles(articles: list[squad.SquadArticle], selection: SquadSelection) -> list[squad.SquadArticle]:
+    """The articles asked for, in the dataset's order; a title outside the dataset or the split is an error."""
+    titles = {a.title for a in articles}
+    wanted = {t.strip().replace(" ", "_") for t in selection.articles if t.strip()}
+    if wanted - titles:
+        raise ValueError(f"no article {', '.join(sorted(wanted - titles))} in the dataset; it has {', '.join(sorted(titles))}")
+    if selection.split is not None:
+        splits = load_split()
+        if selection.split not in splits:
+            raise ValueError(f"unknown split {selection.split!r}: choose from {', '.join(splits)}")
+        in_split = set(splits[selection.split])
+        if wanted - in_split:
+            raise ValueError(f"{', '.join(sorted(wanted - in_split))} not in the {selection.split} split")
+        wanted = wanted or (in_split & titles)
+        if not wanted:
+            raise ValueError(f"no article of the {selection.split} split is in the dataset")
+    return [a for a in articles if not wanted or a.title in wanted]
+
+
+def squad_sample(question: squad.SquadQuestion) -> Sample:
+    return Sample(
+        id=question.id,
+        question=question.question,
+        answerable=question.answerable,
+        reference_answer=question.answers[0] if question.answers else "",
+        reference_spans=list(question.answers),
+        key_facts=[],
+        chain=None,
+        turn=0,
+        gold_answers=question.answers,
+        reference_ranges=question.spans,
+    )
+
+
+def write_briefing(article: squad.SquadArticle, directory: Path) -> Path:
+    """The article as a briefing file, checked to load back as the very text its gold offsets point into."""
+    from briefbot.briefing import load_briefing
+
+    path = directory / f"{article.doc_id}.txt"
+    path.write_text(article.text, encoding="utf-8")
+    if load_briefing(path).text != article.text:
+        raise ValueError(f"{article.title}: the briefing loader changes this article's text, so its gold offsets would not hold")
+    return path
+
+
+def run_article(settings, names: list[str], article: squad.SquadArticle, samples: list[Sample], scratch: Path, progress) -> list[dict]:
+    """One article's questions, asked of systems built on an index of that article alone, so no
+    answer can cite another article."""
+    briefing = write_briefing(article, scratch)
+    article_settings = settings.model_copy(update={"index_dir": scratch / f"index-{article.doc_id}"})
+    records = []
+    for system in build_systems(article_settings, names, progress, briefing=briefing):
+        records += [{"article": article.title, **record} for record in run_system(system, samples)]
+    return records
+
+
+def run_squad_suite(
+    settings, systems: list[str], dataset: Path, selection: SquadSelection, out_dir: Path | None, labels_path: Path | None, progress
+) -> tuple[list[dict], dict]:
+    """Each article indexed on its own in a temporary directory (settings.index_dir is not touched)."""
+    if selection.per_article < 1:
+        raise ValueError("--per-article must be at least 1")
+    labels = load_labels(labels_path) if labels_path else None
+    chosen = select_articles(squad.load_squad(dataset), selection)
+    asked = [(a, [squad_sample(q) for q in squad.sample_questions(a, selection.per_article, selection.seed)]) for a in chosen]
+    started = time.perf_counter()
+    records: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="briefbot-squad-") as scratch:
+        for article, samples in asked:
+            if not samples:
+                continue
+            progress(f"{article.title}: {len(samples)} questions")
+            records += run_article(settings, systems, article, samples, Path(scratch), progress)
     run_info = {
         "dataset": str(dataset),
-        "limit": limit,
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.model_dump().items() if k != "openai_api_key"},
+        "limit": None,
+        "squad": {**asdict(selection), "articles": [a.title for a in chosen]},
+        "labels": str(labels_path) if labels_path else None,
+        "settings": _settings_info(settings),
     }
-    return evaluate_systems(built, samples, judge, embeddings, judge_metrics, pairs, out_dir, progress=True, run_info=run_info)
+    samples = [sample for _, article_samples in asked for sample in article_samples]
+    return finish_run(records, samples, systems, started, out_dir=out_dir, run_info=run_info, labels=labels)

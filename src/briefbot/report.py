@@ -2,7 +2,9 @@
 
 Plots: metric means per system side by side, per-metric distributions, per-question bars. The
 report states the judge (model hash, parameters), each judged metric's failure rate beside its mean,
-and flags faithfulness as untrustworthy when the judge's calibration is below the threshold.
+and flags faithfulness as untrustworthy when the judge's calibration is below the threshold. A SQuAD
+run adds a per-article table; the unsupported-claim rate among shown sentences needs hand labels and
+reads "not labelled" without them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ HEADLINES = [
 ]
 DISTRIBUTION_METRICS = [
     "faithfulness", "answer_relevancy", "context_precision", "context_recall", "nonllm_context_precision",
-    "nonllm_context_recall", "id_context_precision", "id_context_recall", "evidence_precision", "evidence_recall",
+    "nonllm_context_recall", "id_context_precision", "id_context_recall", "evidence_precision", "evidence_recall", "f1",
 ]
 PER_QUESTION_METRICS = ["correct", "faithfulness", "answer_relevancy", "evidence_recall"]
 LABELS = {key: label for key, label, _, _ in METRICS}
@@ -68,10 +70,60 @@ def _metric_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     return ["metric", "tier", *systems], rows
 
 
+def _claims_cell(audit: dict | None) -> str:
+    """The rate needs an independent judge's labels; without them it is left open, not estimated."""
+    if not audit or not audit["labelled"]:
+        return "not labelled"
+    return f"{_fmt(audit['rate'])} ({audit['unsupported']} of {audit['labelled']} labelled; {audit['shown']} shown)"
+
+
 def _headline_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     systems = list(summary["systems"])
     rows = [[label, *[_fmt(summary["systems"][s].get(key)) for s in systems]] for key, label in HEADLINES]
+    rows.append(["unsupported claims (shown sentences)", *[_claims_cell(summary["systems"][s].get("unsupported_claims")) for s in systems]])
     return ["", *systems], rows
+
+
+def _article_rows(articles: dict) -> tuple[list[str], list[list[str]]]:
+    def row(article: str, system: str, scores: dict) -> list[str]:
+        return [
+            article, system, str(scores["answerable"]), str(scores["unanswerable"]), _fmt(scores["correct"]), _fmt(scores["f1"]),
+            _fmt(scores["abstention"]), _fmt(scores["false_refusals"]), _claims_cell(scores["claims"]),
+        ]
+
+    rows = [row(title, system, scores) for title, by_system in articles["per_article"].items() for system, scores in by_system.items()]
+    rows += [row("overall (pooled)", system, scores) for system, scores in articles["overall"].items()]
+    headers = ["article", "system", "answerable", "unanswerable", "correct (answerable)", "F1 (answerable)",
+               "abstention (unanswerable)", "false refusals (answerable)", "unsupported claims"]
+    return headers, rows
+
+
+SQUAD_NOTES = [
+    "Correct: a gold answer, SQuAD-normalised (lower case, punctuation and a/an/the removed, whitespace collapsed), "
+    "stands as whole words in the normalised answer, citation markers removed first; a refusal is never correct.",
+    "F1: SQuAD's token F1 against the closest gold answer, over the answerable questions; a refusal scores 0. "
+    "briefbot answers in whole sentences, so F1's precision stays low even when the answer is right: read it beside 'correct'.",
+    "Abstention: SQuAD marks a question unanswerable from its own paragraph, but the briefing is the whole article; "
+    "check an answered 'unanswerable' question against the article before counting it wrong.",
+    "Unsupported claims: the share of shown sentences an independent judge labelled as not supported by what they cite "
+    "(samples.jsonl: sentences[].id, cited quotes for briefbot, source nodes for the baseline; labels via --labels). "
+    "A refusal shows no sentence.",
+]
+
+
+def _dataset_lines(summary: dict) -> list[str]:
+    run = summary["run"]
+    lines = []
+    if run.get("squad"):
+        chosen = run["squad"]
+        lines.append(
+            f"SQuAD 2.0: {len(chosen['articles'])} article(s){' of the ' + chosen['split'] + ' split' if chosen.get('split') else ''}, "
+            f"up to {chosen['per_article']} questions each (stratified, seed {chosen['seed']}); each article is a briefing with its own index"
+        )
+    if summary.get("labels"):
+        labels = summary["labels"]
+        lines.append(f"Labels: {run.get('labels')} — {labels['labels']} labels, {labels['matching_shown_sentences']} match a sentence shown in this run")
+    return lines
 
 
 def _failure_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
@@ -268,11 +320,15 @@ def _sections(summary: dict, records: list[dict], calibration: dict | None) -> l
         ("", [_trust_line(summary)]),
         ("Run", [
             f"Dataset: {run.get('dataset')} — {run['samples']} questions{' (limit ' + str(run['limit']) + ')' if run.get('limit') is not None else ''}",
+            *_dataset_lines(summary),
             f"Systems: {', '.join(systems) or '(none)'}",
             *_judge_lines(summary),
             f"Wall time: answering {run['seconds']['answering']} s, judging {run['seconds']['judging']} s, calibration {run['seconds']['calibration']} s",
         ]),
     ]
+    if summary.get("articles"):
+        sections.append(("Per article", _article_rows(summary["articles"])))
+        sections.append(("", SQUAD_NOTES))
     if systems:
         sections.append(("Metrics (mean; n scored; judge failures and their rate, never averaged in)", _metric_rows(summary)))
         sections.append(("Evidence", [
