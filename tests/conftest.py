@@ -23,6 +23,7 @@ def fake_llm(fake_bot):
     yield llm
     llm.replies.clear()
     llm.condensations.clear()
+    llm.margins.clear()
 
 
 @pytest.fixture(scope="session")

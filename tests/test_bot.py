@@ -90,10 +90,13 @@ def test_stream_yields_text_then_the_answer(fake_bot):
 
 def test_answer_serialises_with_the_documented_fields(fake_bot):
     data = json.loads(json.dumps(fake_bot.ask("Who is the president of Tajikistan?").to_dict()))
-    assert set(data) == {"text", "refused", "citations", "standalone_question", "timings"}
+    assert set(data) == {"text", "refused", "citations", "standalone_question", "timings", "sentences"}
     assert set(data["timings"]) == {"retrieve", "first_token", "total", "model_first_token"}
     for citation in data["citations"]:
         assert set(citation) == {"n", "chunk_id", "section", "start", "end", "quote"}
+    for sentence in data["sentences"]:
+        assert set(sentence) == {"text", "check", "cites", "margin"}
+        assert sentence["check"] in {"copy", "entailed", "quoted"}
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t ", "\x00\x01", "x" * 2001, None, 42])
@@ -117,3 +120,36 @@ def test_retrieved_passages_carry_their_whole_paragraphs(fake_bot):
         end = start + len(p.paragraph)
         assert start <= p.start and p.end <= end
         assert (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+
+
+def test_a_sentence_that_reverses_its_source_is_replaced_by_the_source_itself(fake_bot, fake_llm):
+    """The negation flip of issue #14: the model's "peace talks were possible" for the briefing's
+    "No peace talks were possible …" is never shown; the cited sentence is, word for word."""
+    fake_llm.replies.append(
+        "The Taliban said peace talks were possible while US and allied troops remained in Afghanistan [2]."
+    )
+    answer = fake_bot.ask("What was the Taliban's condition for peace talks?")
+    assert not answer.refused
+    assert "peace talks were possible" not in answer.text.replace("No peace talks were possible", "")
+    (sentence,) = answer.sentences
+    assert sentence.check == "quoted"
+    (citation,) = answer.citations
+    assert fake_bot.briefing.text[citation.start : citation.end] == citation.quote
+    assert " ".join(citation.quote.split()) in answer.text
+    assert citation.quote.lstrip().startswith("No peace talks")
+
+
+def test_a_paraphrase_is_shown_only_with_the_models_yes(fake_bot, fake_llm):
+    question = "How many Tajik border guards are on patrol now?"
+    paraphrase = "Tajikistan now has 16,000 border guards on patrol [2]."
+    fake_llm.replies.append(paraphrase)
+    fake_llm.margins.append(5.0)
+    kept = fake_bot.ask(question)
+    assert [s.check for s in kept.sentences] == ["entailed"] and kept.sentences[0].margin == 5.0
+    assert kept.text.startswith("Tajikistan now has 16,000 border guards on patrol")
+    fake_llm.replies.append(paraphrase)
+    fake_llm.margins.append(-2.0)
+    quoted = fake_bot.ask(question)
+    assert [s.check for s in quoted.sentences] == ["quoted"]
+    assert quoted.text.startswith("“") and "16,000" in quoted.text
+    assert " ".join(quoted.citations[0].quote.split()) in quoted.text

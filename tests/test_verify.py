@@ -177,3 +177,35 @@ def test_an_answer_must_give_what_the_question_asks_for(question, sentences, exp
 def test_a_person_question_needs_a_name_not_a_quoted_term_or_a_capitalised_first_word(question, sentence, expected):
     source = "There are threats to Kyrgyz stability. The US dropped the bomb on IS positions, said General Nicholson."
     assert answers_question(question, [sentence], "Russia, the Taliban and the Islamic State (IS) in Afghanistan", [source], source) is expected
+
+
+TALKS = "No peace talks were possible while US and allied troops remained in Afghanistan, the Taliban representatives claimed."
+
+
+def test_a_dropped_or_added_negation_never_follows_whatever_the_model_says():
+    always_yes = Verifier(None, 0.5, entail=lambda claim, quote: 9.0)
+    flipped = "The Taliban representatives claimed that peace talks were possible while US and allied troops remained in Afghanistan."
+    assert always_yes.follows(flipped, TALKS) == ("no", None)
+    assert always_yes.follows("The council did not approve the bridge.", "The council approved the bridge.") == ("no", None)
+    # A truncated copy that cuts off the "No" is no copy.
+    assert always_yes.follows("peace talks were possible while US and allied troops remained in Afghanistan", TALKS) == ("no", None)
+
+
+def test_a_copy_of_the_quote_needs_no_model_and_a_paraphrase_needs_its_yes():
+    never_asked = Verifier(None, 0.5, entail=lambda claim, quote: pytest.fail("a copy is not sent to the model"))
+    assert never_asked.follows("No peace talks were possible while US and allied troops remained in Afghanistan.", TALKS) == ("copy", None)
+    margins = {"sure": 3.0, "unsure": 1.0}
+    verifier = Verifier(None, 0.5, entail=lambda claim, quote: margins[claim.split()[0]], entail_threshold=1.5)
+    assert verifier.follows("sure there could be no talks with troops there", TALKS) == ("entailed", 3.0)
+    assert verifier.follows("unsure there could be no talks with troops there", TALKS) == ("no", 1.0)
+    assert Verifier(None, 0.5).follows("There could be no talks with troops there.", TALKS) == ("no", None)  # no judge: no paraphrase
+
+
+@pytest.mark.parametrize(
+    "name, text, found",
+    [("Iran", "Iraq and Syria", False), ("Oman", "the economic plan", False), ("Austria", "Australia", False),
+     ("IS", "this is it", False), ("IS", "the Islamic State (IS)", True), ("Russian", "Russia's army", True),
+     ("Chinese", "China", True), ("Tajikistan", "the Tajik–Afghan border", True), ("Al-Qaeda", "al Qaeda cells", True)],
+)
+def test_names_match_as_words_not_inside_other_words(name, text, found):
+    assert fact_in(name, text) is found

@@ -40,15 +40,36 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     standalone_question: str = ""
     timings: Timings = field(default_factory=Timings)
+    sentences: list[ShownSentence] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ShownSentence:
+    """One sentence of an answer, how it was checked against its quote, and the citations it rests on.
+
+    `check`: "copy" (the quote's own words), "entailed" (the generator judged that the quote states it,
+    `margin` being its yes−no logit margin) or "quoted" (the generated sentence could not be shown,
+    so its supporting quote is shown verbatim in its place).
+    """
+
+    text: str
+    check: str
+    cites: tuple[int, ...]
+    margin: float | None = None
 
 
 @dataclass
 class VerifiedSentence:
     text: str
     spans: tuple[Span, ...]
+    check: str = "copy"
+    margin: float | None = None
+
+    def shown(self) -> ShownSentence:
+        return ShownSentence(self.text, self.check, tuple(dict.fromkeys(s.passage for s in self.spans)), self.margin)
 
 
 def verified_stream(
@@ -71,17 +92,29 @@ def verified_stream(
         yield _check(sentence, passages, verifier, question)
 
 
+def _quote(span: Span, passage: Passage) -> str:
+    return passage.text[span.start - passage.start : span.end - passage.start]
+
+
 def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier, question: str) -> VerifiedSentence | None:
     if is_refusal(sentence.text):
         return None
     spans = verifier.support(sentence, passages, question)
     if spans is None:
         return None
+    by_number = {p.n: p for p in passages}
+    quotes = [_quote(span, by_number[span.passage]) for span in spans]
+    check, margin = verifier.follows(sentence.text, " ".join(quotes))
+    if check == "no":
+        # Rather than a sentence that may say more or other than its source, the source itself.
+        if len(spans) != 1:
+            return None
+        return VerifiedSentence(f"“{' '.join(quotes[0].split())}” [{spans[0].passage}]", spans, "quoted", margin)
     text = sentence.text
     ending = text[-1] if text[-1] in ".!?" else ""
     body = text[:-1] if ending else text
     markers = "".join(f"[{n}]" for n in dict.fromkeys(span.passage for span in spans))
-    return VerifiedSentence(f"{body} {markers}{ending or '.'}", spans)
+    return VerifiedSentence(f"{body} {markers}{ending or '.'}", spans, check, margin)
 
 
 def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], texts: dict[str, str]) -> list[Citation]:

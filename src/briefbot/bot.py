@@ -91,7 +91,9 @@ class BriefBot:
         self.backend = make_backend(self.settings, embed_model, progress, opening=opening, isolated=isolated_backend)
         self.texts = {doc_id: briefing.text for doc_id, briefing in self.index.briefings.items()}
         self._all_text = "\n".join(self.texts.values())
-        self.verifier = Verifier(embed_model, self.settings.support_threshold, self._all_text)
+        self.verifier = Verifier(
+            embed_model, self.settings.support_threshold, self._all_text, self.backend.entailment, self.settings.entail_threshold
+        )
 
     @property
     def briefing(self):
@@ -165,4 +167,5 @@ class BriefBot:
                 timings.first_token = time.perf_counter() - started
             yield text
         timings.total = time.perf_counter() - started
-        yield Answer(text=text, refused=refused, citations=citations, standalone_question=standalone, timings=timings)
+        yield Answer(text=text, refused=refused, citations=citations, standalone_question=standalone, timings=timings,
+                     sentences=[v.shown() for v in kept])

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(0, ge=0, le=512, description="Chunk overlap in tokens")
     min_relevance: float = Field(0.2, ge=-1.0, le=1.0, description="Refuse without generating when the best dense match is below this cosine")
     support_threshold: float = Field(0.6, ge=0.0, le=1.0, description="Semantic support needed for an answer sentence (see verify.py)")
+    entail_threshold: float = Field(
+        1.5, ge=-20.0, le=20.0,
+        description="Yes-No logit margin the model must give 'the quote states this sentence'; below it the quote is shown instead",
+    )
 
     n_threads: int = Field(2, ge=1, le=256, description="CPU threads for the local model")
     n_ctx: int = Field(4096, ge=512, le=32768, description="Context window of the local model")

@@ -16,8 +16,10 @@ citation's quote is exactly `briefing.text[start:end]` of that span.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from briefbot.briefing import sentence_spans
 from briefbot.retrieve import Passage
@@ -138,14 +140,51 @@ def _normalise(text: str) -> str:
     return text.lower().replace("’", "'").replace("–", "-").replace("—", "-")
 
 
-def _name_occurs(name: str, haystack: str) -> bool:
-    """'Russian' is supported by 'Russia', 'Afghan' by 'Afghanistan', 'Taliban's' by 'Taliban',
-    'Tajikistan' by 'Tajik'."""
-    name = _normalise(name).removesuffix("'s")
-    variants = {name, name.rstrip("s"), name.removesuffix("n"), name.removesuffix("an"), name.removesuffix("ese")}
-    if name.endswith("stan") and len(name) >= 8:
-        variants.add(name.removesuffix("stan").removesuffix("i"))
-    return any(len(v) >= 2 and v in haystack for v in variants)
+_HAYSTACK_WORD = re.compile(r"[\w’'.]*\w")
+
+
+def _same_name(name: str, word: str) -> bool:
+    """Whole words that are one name in two forms: one starts the other, or they differ only in the
+    last letter of the shorter ('Russian'/'Russia', 'Chinese'/'China', 'Tajik'/'Tajikistan'), with a
+    shared stem of four letters or more. 'Iran' is not 'Iraq', 'Austria' not 'Australia'."""
+    if name == word:
+        return True
+    shorter = min(len(name), len(word))
+    shared = next((i for i, (a, b) in enumerate(zip(name, word)) if a != b), shorter)
+    return shared >= 4 and shared >= shorter - 1
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_words(text: str, keep_case: bool) -> tuple[str, ...]:
+    folded = text.replace("’", "'") if keep_case else _normalise(text)
+    return tuple(word.removesuffix("'s") for word in _HAYSTACK_WORD.findall(folded))
+
+
+def _name_occurs(name: str, text: str) -> bool:
+    """Whether the name stands in the text as a word (not inside one: 'Oman' is not in 'economic');
+    an acronym keeps its case ('IS' is not 'is')."""
+    acronym = name.isupper() and len(name) > 1
+    fold = (lambda s: s.replace("’", "'")) if acronym else _normalise
+    words = _text_words(text, acronym)
+    # A hyphenated name ("Tajik-Afghan", "Al-Qaeda") stands where each of its parts does.
+    parts = [part for part in re.split(r"-", fold(name).removesuffix("'s")) if part]
+    return all(any(_same_name(part, word) for word in words) for part in parts)
+
+
+_NEGATION = re.compile(r"\b(no|not|never|none|nobody|nothing|neither|nor|without|cannot)\b|n['’]t\b", re.IGNORECASE)
+
+
+def polarity(text: str) -> int:
+    """How many negations a text has: a claim that drops or adds one says the opposite of its quote."""
+    return len(_NEGATION.findall(text))
+
+
+def is_copy(claim: str, quote: str) -> bool:
+    """The claim is the quote's own words in their order (a checked copy), with no negation dropped."""
+    words, quoted = _WORD.findall(_normalise(claim)), _WORD.findall(_normalise(quote))
+    if not words or polarity(claim) != polarity(quote):
+        return False
+    return any(quoted[i : i + len(words)] == words for i in range(len(quoted) - len(words) + 1))
 
 
 def content_words(text: str) -> set[str]:
@@ -159,7 +198,7 @@ def facts(sentence: str) -> list[str]:
 def fact_in(fact: str, text: str) -> bool:
     if fact[0].isdigit():
         return fact in numbers_stated(text)
-    return _name_occurs(fact, _normalise(text))
+    return _name_occurs(fact, text)
 
 
 _PERSON_NOUNS = (
@@ -207,12 +246,37 @@ def keeps_follow_up(question: str, standalone: str) -> bool:
 
 
 class Verifier:
-    def __init__(self, embed_model, threshold: float, source: str = ""):
-        """`source`: the briefing texts, which tell a name from a capitalised first word (`names`)."""
+    def __init__(
+        self,
+        embed_model,
+        threshold: float,
+        source: str = "",
+        entail: Callable[[str, str], float | None] | None = None,
+        entail_threshold: float = 1.5,
+    ):
+        """`source`: the briefing texts, which tell a name from a capitalised first word (`names`).
+        `entail(claim, quote)`: the generator's yes/no margin that the quote states the claim."""
         self.embed_model = embed_model
         self.threshold = threshold
         self.source = source
+        self.entail = entail
+        self.entail_threshold = entail_threshold
         self._sentence_cache: dict[str, tuple[list[tuple[int, int]], object]] = {}
+
+    def follows(self, claim: str, quote: str) -> tuple[str, float | None]:
+        """How the claim follows from its quote: ("copy", None), ("entailed", margin), or
+        ("no", margin) when it may not (a negation dropped or added, or the check is unsure or missing).
+
+        Word checks cannot see who did what to whom; the generator's own yes/no judgement can, but it
+        misses dropped negations (it said Yes to "peace talks were possible" against "No peace talks
+        were possible"), so a negation mismatch is never left to it.
+        """
+        if polarity(claim) != polarity(quote):
+            return "no", None
+        if is_copy(claim, quote):
+            return "copy", None
+        margin = self.entail(claim, quote) if self.entail else None
+        return ("entailed" if margin is not None and margin >= self.entail_threshold else "no"), margin
 
     def _passage_sentences(self, passage: Passage):
         """Sentence spans (absolute offsets) and their embeddings, cached per chunk."""

@@ -26,6 +26,10 @@ class Backend(Protocol):
 
     def condense(self, history: list[dict], question: str) -> str: ...
 
+    def entailment(self, claim: str, passage: str) -> float | None:
+        """Yes−No logit margin of "does the passage state the claim?", None if the backend cannot tell."""
+        ...
+
 
 def read_prompt(name: str) -> str:
     return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
@@ -59,6 +63,28 @@ class LLMBackend:
             ]
         )
         self.condense_template = PromptTemplate(read_prompt("condense"))
+        self.entail_template = ChatPromptTemplate(
+            [
+                ChatMessage(role=MessageRole.SYSTEM, content=read_prompt("entail_system")),
+                ChatMessage(role=MessageRole.USER, content=read_prompt("entail_user")),
+            ]
+        )
+
+    def entailment(self, claim: str, passage: str) -> float | None:
+        # Only an LLM that exposes its first-token logits can say how sure it is (not an HTTP API).
+        margin = getattr(self.llm, "yes_no_margin", None)
+        if margin is None:
+            return None
+        try:
+            return margin(self.entail_template.format_messages(passage=passage, claim=claim), self.entail_opening())
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise self._failure(exc) from exc
+
+    def entail_opening(self) -> int:
+        """Prompt tokens every entailment check starts with (the fixed instructions); 0 if unknown."""
+        return 0
 
     def answer_messages(self, question: str, passages: list[Passage]):
         return self.answer_template.format_messages(passages=format_passages(passages), question=question)

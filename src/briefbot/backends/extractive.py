@@ -42,6 +42,9 @@ class ExtractiveBackend:
             cited = f"{sentence[:-1]} [{n}]." if sentence.endswith(".") else f"{sentence} [{n}]"
             yield ("" if position == 0 else " ") + cited
 
+    def entailment(self, claim: str, passage: str) -> None:
+        return None  # it only quotes; a quote needs no entailment check
+
     def condense(self, history: list[dict], question: str) -> str:
         # Without an LLM the best standalone form is the follow-up plus the last question it follows.
         earlier = [m["content"] for m in history if m["role"] == "user"]

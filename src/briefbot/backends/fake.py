@@ -22,9 +22,24 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
 
 
+_NEGATION = re.compile(r"\b(no|not|never|none|nor|neither|without)\b|n't\b", re.IGNORECASE)
+
+
 class FakeLLM(CustomLLM):
     replies: list[str] = []
     condensations: list[str] = []
+    # Scripted yes/no margins for the entailment check; unscripted, a claim is entailed when its
+    # words all stand in the passage and both say "not" alike.
+    margins: list[float] = []
+
+    def yes_no_margin(self, messages, opening: int = 0) -> float:
+        if self.margins:
+            return self.margins.pop(0)
+        asked = messages[-1].content or ""
+        passage = re.search(r"Passage: (.*)\nClaim:", asked, re.DOTALL).group(1)
+        claim = re.search(r"Claim: (.*)\nDoes the passage", asked, re.DOTALL).group(1)
+        same_polarity = len(_NEGATION.findall(passage)) == len(_NEGATION.findall(claim))
+        return 4.0 if _words(claim) <= _words(passage) and same_polarity else -4.0
 
     @property
     def metadata(self) -> LLMMetadata:

@@ -64,6 +64,10 @@ class _KVStateLlama(Llama):
         if llama_cpp.llama_state_set_data(self._ctx.ctx, buffer, state.llama_state_size) != state.llama_state_size:
             raise RuntimeError("llama.cpp refused a saved KV state")
 
+    def last_logits(self) -> np.ndarray:
+        """The logits after the last evaluated token (llama.cpp keeps them without logits_all)."""
+        return np.ctypeslib.as_array(self._ctx.get_logits(), shape=(self._n_vocab,))
+
 
 class LocalLLM(CustomLLM):
     model_path: str
@@ -77,6 +81,9 @@ class LocalLLM(CustomLLM):
 
     _llama: Any = PrivateAttr(default=None)
     _formatter: Any = PrivateAttr(default=None)
+    # KV states of fixed prompt openings (the entailment check's instructions), kept in memory so
+    # they are prefilled once, whatever other prompts ran in between.
+    _opening_states: dict = PrivateAttr(default_factory=dict)
     # (prompt tokens, generated tokens) of the last call, for `briefbot bench`.
     last_usage: tuple[int, int] = (0, 0)
     # One llama.cpp context serves every caller; concurrent use would corrupt its KV cache.
@@ -136,6 +143,33 @@ class LocalLLM(CustomLLM):
         prompt = self._formatter(messages=[{"role": m.role.value, "content": m.content or ""} for m in messages]).prompt
         return self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
+    def yes_no_margin(self, messages: Sequence[ChatMessage], opening: int = 0) -> float:
+        """logit("Yes") − logit("No") as the reply's first token: how sure the model is of yes.
+
+        `opening`: how many prompt tokens are a fixed opening shared by every call; its KV state is
+        computed once and restored, so a call prefills only what follows it.
+        """
+        tokens = self.prompt_tokens(messages)
+        llama = self._llama
+        with self._lock:
+            reused = Llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+            if opening and reused < opening:
+                key = tuple(tokens[:opening])
+                if key in self._opening_states:
+                    llama.load_state(self._opening_states[key])
+                else:
+                    llama.n_tokens = reused
+                    llama.eval(tokens[reused:opening])
+                    self._opening_states[key] = llama.save_state()
+                reused = opening
+            llama.n_tokens = min(reused, len(tokens) - 1)  # the last token is evaluated for its logits
+            llama.eval(tokens[llama.n_tokens :])
+            logits = llama.last_logits()
+            return float(logits[self._answer_token("Yes")] - logits[self._answer_token("No")])
+
+    def _answer_token(self, word: str) -> int:
+        return self._llama.tokenize(word.encode(), add_bos=False, special=False)[0]
+
     def run_locked(self, work: Callable[[Any], Any]) -> Any:
         with self._lock:
             return work(self._llama)
@@ -181,15 +215,23 @@ class LocalBackend(LLMBackend):
 
     def __init__(self, llm: LocalLLM, opening: Passage | None, state_dir: Path, progress: Callable[[str], None]):
         super().__init__("local", llm)
+        entail = self.entail_template.format_messages
+        self._entail_opening = len(self._shared_prefix(entail(passage="One.", claim="One."), entail(passage="Other.", claim="Other.")))
         if opening is not None:
             tokens = self.opening_tokens(opening)
             llm.run_locked(lambda llama: warm_start(llama, tokens, state_dir, llm.identity, progress))
+
+    def entail_opening(self) -> int:
+        return self._entail_opening
+
+    def _shared_prefix(self, one_messages, other_messages) -> list[int]:
+        """The tokens two prompts share (token boundaries depend on what follows, so compare, not cut)."""
+        one, other = self.llm.prompt_tokens(one_messages), self.llm.prompt_tokens(other_messages)
+        shared = next((i for i, (a, b) in enumerate(zip(one, other)) if a != b), min(len(one), len(other)))
+        return one[:shared]
 
     def opening_tokens(self, front_matter: Passage) -> list[int]:
         """The tokens every answer prompt starts with: those two prompts that differ right after
         passage [1] share (token boundaries there depend on what follows, so compare, not cut)."""
         filler = replace(front_matter, n=2, text="Another passage.", front_matter=False)
-        one = self.llm.prompt_tokens(self.answer_messages("One?", [front_matter, filler]))
-        other = self.llm.prompt_tokens(self.answer_messages("Other?", [front_matter]))
-        shared = next((i for i, (a, b) in enumerate(zip(one, other)) if a != b), min(len(one), len(other)))
-        return one[:shared]
+        return self._shared_prefix(self.answer_messages("One?", [front_matter, filler]), self.answer_messages("Other?", [front_matter]))

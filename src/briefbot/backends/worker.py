@@ -56,6 +56,8 @@ def _serve(conn, settings_fields: dict, opening: Passage | None) -> None:
                             break
             elif op == "condense":
                 conn.send(("delta", backend.condense(*args)))
+            elif op == "entail":
+                conn.send(("delta", backend.entailment(*args)))
             conn.send(("done", None))
         except BriefBotError as exc:
             conn.send(("error", str(exc)))
@@ -169,6 +171,10 @@ class WorkerBackend:
 
     def condense(self, history: list[dict], question: str) -> str:
         return "".join(self._request("condense", (history, question), f"condensing the follow-up {question!r}"))
+
+    def entailment(self, claim: str, passage: str) -> float | None:
+        (margin,) = self._request("entail", (claim, passage), f"checking the claim {claim!r}")
+        return margin
 
     def close(self) -> None:
         with self._lock:
