@@ -153,3 +153,26 @@ def test_a_paraphrase_is_shown_only_with_the_models_yes(fake_bot, fake_llm):
     assert [s.check for s in quoted.sentences] == ["quoted"]
     assert quoted.text.startswith("“") and "16,000" in quoted.text
     assert " ".join(quoted.citations[0].quote.split()) in quoted.text
+
+
+def test_the_generator_is_asked_its_yes_or_no_only_once_it_has_finished_generating(fake_bot):
+    """The yes/no check runs in the generator's own model context: asking mid-answer would change
+    the context under the generation (and, with one lock, wait for itself)."""
+    from briefbot.answer import verified_stream
+    from briefbot.verify import Verifier
+
+    question = "How many Tajik border guards are on patrol now?"
+    passages = fake_bot.retriever.retrieve(question).passages
+    events = []
+
+    def generation():
+        events.append("generating")
+        yield "Tajikistan now has 16,000 border guards on patrol [2]. "
+        yield "Earlier, 25,000 guards secured the border [2]."
+        events.append("generated")
+
+    verifier = Verifier(fake_bot.verifier.embed_model, 0.6, fake_bot.verifier.source,
+                        entail=lambda claim, quote: events.append("asked") or 5.0)
+    shown = [v for v in verified_stream(generation(), passages, verifier, question) if v is not None]
+    assert shown and "asked" in events
+    assert events.index("generated") < events.index("asked")
