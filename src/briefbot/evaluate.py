@@ -240,29 +240,34 @@ class Quote:
 
 
 @dataclass(frozen=True)
-class ShownSentence:
-    """One sentence a system showed and what it showed as its basis: the unit a support audit labels."""
+class AuditedSentence:
+    """One sentence a system showed and what it showed as its basis: the unit a support audit labels.
+    `check`: how briefbot checked it ("copy", "entailed", "quoted"; see answer.ShownSentence)."""
 
     id: str  # "<question id>#<index>"
     text: str  # without its [n] markers
     cited: tuple[Quote, ...]
+    check: str = ""
+    margin: float | None = None
 
 
-def shown_sentences(sample_id: str, output: SystemOutput, cites: bool) -> list[ShownSentence]:
-    """Briefbot's sentences rest on the citations their [n] markers name, the baseline's on its source
-    nodes. A refusal claims nothing, so it has no sentence to audit."""
-    from briefbot.verify import split_answer
+def shown_sentences(sample_id: str, output: SystemOutput, cites: bool) -> list[AuditedSentence]:
+    """Briefbot's sentences rest on the citations they name (Answer.sentences), the baseline's on
+    its source nodes. A refusal claims nothing, so it has no sentence to audit."""
+    from briefbot.verify import CITATION, split_answer
 
     answer = output.answer
     if answer.refused:
         return []
-    quotes = {c.n: Quote(c.chunk_id, c.start, c.end, c.quote) for c in answer.citations}
+    if cites:
+        quotes = {c.n: Quote(c.chunk_id, c.start, c.end, c.quote) for c in answer.citations}
+        return [
+            AuditedSentence(f"{sample_id}#{index}", CITATION.sub("", s.text).strip(),
+                            tuple(quotes[n] for n in s.cites if n in quotes), s.check, s.margin)
+            for index, s in enumerate(answer.sentences)
+        ]
     nodes = tuple(Quote(e.id, e.start, e.end, e.text) for e in output.evidence)
-    sentences = []
-    for index, sentence in enumerate(split_answer(answer.text)):
-        cited = tuple(quotes[n] for n in dict.fromkeys(sentence.cited) if n in quotes) if cites else nodes
-        sentences.append(ShownSentence(f"{sample_id}#{index}", sentence.text, cited))
-    return sentences
+    return [AuditedSentence(f"{sample_id}#{index}", s.text, nodes) for index, s in enumerate(split_answer(answer.text))]
 
 
 class BriefBotSystem:
