@@ -176,3 +176,17 @@ def test_the_generator_is_asked_its_yes_or_no_only_once_it_has_finished_generati
     shown = [v for v in verified_stream(generation(), passages, verifier, question) if v is not None]
     assert shown and "asked" in events
     assert events.index("generated") < events.index("asked")
+
+
+def test_a_true_sentence_the_model_says_does_not_answer_the_question_becomes_a_refusal(fake_bot, fake_llm):
+    """SQuAD 2.0's adversarial questions: the cited sentence is true, but about something else."""
+    copy = "Currently, the number of Tajik border guards on patrol is 16,000 [2]."
+    question = "How many Tajik border guards are on patrol now?"
+    fake_llm.replies.append(copy)
+    fake_llm.margins.append(-3.0)  # the answer check (a copy needs no entailment check)
+    refused = fake_bot.ask(question)
+    assert refused.refused and "16,000" not in refused.text
+    fake_llm.replies.append(copy)
+    fake_llm.margins.append(3.0)
+    answered = fake_bot.ask(question)
+    assert not answered.refused and [s.check for s in answered.sentences] == ["copy"]

@@ -119,9 +119,8 @@ def _check(
     check, margin = verifier.follows(sentence.text, " ".join(quotes))
     if check == "no":
         # Rather than a sentence that may say more or other than its source, the source itself.
-        if len(spans) != 1:
-            return None
-        return VerifiedSentence(f"“{' '.join(quotes[0].split())}” [{spans[0].passage}]", spans, "quoted", margin)
+        shown = " ".join(f"“{' '.join(quote.split())}” [{span.passage}]" for quote, span in zip(quotes, spans))
+        return VerifiedSentence(shown, spans, "quoted", margin)
     text = sentence.text
     ending = text[-1] if text[-1] in ".!?" else ""
     body = text[:-1] if ending else text

@@ -117,8 +117,26 @@ class BriefBot:
                 timings.model_first_token = time.perf_counter() - started
             yield delta
 
+    def _answers(self, question: str, kept: list[VerifiedSentence], passages: list) -> bool:
+        """Whether the verified sentences answer the question, not only say something true near it.
+
+        First the word rules (a "who" needs a new name, a "how many" a number: verify.answers_question),
+        then the generator's yes/no on the quotes the sentences rest on: SQuAD's adversarial
+        questions ("Who created ARPANET?" where the text says who funded it) pass the word rules.
+        Held back until both agree, so a true sentence that is no answer becomes a refusal.
+        """
+        topic = " ".join(p.text for p in passages if p.front_matter)
+        paragraphs = [p.context for p in passages]
+        if not answers_question(question, [v.text for v in kept], topic, paragraphs, self._all_text):
+            return False
+        doc_of = {p.n: p.doc_id for p in passages}
+        quotes = " ".join(dict.fromkeys(self.texts[doc_of[s.passage]][s.start : s.end] for v in kept for s in v.spans))
+        margin = self.backend.answers(question, " ".join(quotes.split()))
+        return margin is None or margin >= self.settings.answer_threshold
+
     def stream(self, question: str, history: list[dict] | None = None) -> Iterator[str | Answer]:
-        """Yield verified answer text as it is generated, then the final Answer."""
+        """Yield the verified answer text, then the final Answer. The text comes once the whole
+        answer is generated and checked: a check may still turn it into a refusal."""
         started = time.perf_counter()
         question = validate_question(question, self.settings.max_question_chars)
         history = validate_history(history, self.settings.max_question_chars)
@@ -137,24 +155,12 @@ class BriefBot:
         kept: list[VerifiedSentence] = []
         if passages and retrieval.best_dense_score >= self.settings.min_relevance:
             raw = self._timed(self.backend.stream_answer(standalone, passages), timings, started)
-            shown = 0
-            topic = " ".join(p.text for p in passages if p.front_matter)
-            paragraphs = [p.context for p in passages]
-            for verified in verified_stream(raw, passages, self.verifier, standalone):
-                if verified is None:
-                    continue
-                kept.append(verified)
-                # Held back until the answer gives what was asked (a name, a number): a related
-                # true sentence alone becomes a refusal, not a shown non-answer. Once it does, more
-                # sentences cannot undo that, so the check is not repeated.
-                if not shown and not answers_question(standalone, [v.text for v in kept], topic, paragraphs, self._all_text):
-                    continue
-                if timings.first_token is None:
-                    timings.first_token = time.perf_counter() - started
-                for pending in kept[shown:]:
-                    yield (" " if shown else "") + pending.text
-                    shown += 1
-            kept = kept[:shown]
+            kept = [v for v in verified_stream(raw, passages, self.verifier, standalone) if v is not None]
+            if kept and not self._answers(standalone, kept, passages):
+                kept = []
+            timings.first_token = time.perf_counter() - started
+            for number, verified in enumerate(kept):
+                yield (" " if number else "") + verified.text
 
         if kept:
             text = " ".join(v.text for v in kept)

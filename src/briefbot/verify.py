@@ -171,18 +171,37 @@ def _name_occurs(name: str, text: str) -> bool:
     return all(any(_same_name(part, word) for word in words) for part in parts)
 
 
-_NEGATION = re.compile(r"\b(no|not|never|none|nobody|nothing|neither|nor|without|cannot)\b|n['’]t\b", re.IGNORECASE)
+_NEGATIONS = frozenset("no not never none nobody nothing neither nor without cannot".split())
+# How far a negation reaches: "No peace talks, the Taliban claimed, were possible" negates the talks.
+NEGATION_SCOPE = 4
+
+
+def _words_of(text: str) -> list[str]:
+    return _WORD.findall(re.sub(r"n['’]t\b", " not", _normalise(text)))
 
 
 def polarity(text: str) -> int:
-    """How many negations a text has: a claim that drops or adds one says the opposite of its quote."""
-    return len(_NEGATION.findall(text))
+    """How many negations a text has."""
+    return sum(word in _NEGATIONS for word in _words_of(text))
+
+
+def negation_differs(claim: str, quote: str) -> bool:
+    """Whether the claim drops or adds a negation of what it says: its own negations against those of
+    the quote that reach one of the claim's words (a "not" in a clause the claim leaves out is not
+    dropped: "Whether the Taliban would take part was uncertain" is true of a quote that goes on
+    "No peace talks were possible")."""
+    claimed = set(_words_of(claim)) - _STOPWORDS - _NEGATIONS
+    quoted = _words_of(quote)
+    reaching = sum(
+        word in _NEGATIONS and bool(claimed & set(quoted[i + 1 : i + 1 + NEGATION_SCOPE])) for i, word in enumerate(quoted)
+    )
+    return polarity(claim) != reaching
 
 
 def is_copy(claim: str, quote: str) -> bool:
     """The claim is the quote's own words in their order (a checked copy), with no negation dropped."""
-    words, quoted = _WORD.findall(_normalise(claim)), _WORD.findall(_normalise(quote))
-    if not words or polarity(claim) != polarity(quote):
+    words, quoted = _words_of(claim), _words_of(quote)
+    if not words or negation_differs(claim, quote):
         return False
     return any(quoted[i : i + len(words)] == words for i in range(len(quoted) - len(words) + 1))
 
@@ -265,7 +284,7 @@ class Verifier:
 
     def needs_judgement(self, claim: str, quote: str) -> bool:
         """Whether `follows` would ask the generator (neither a negation mismatch nor a copy)."""
-        return self.entail is not None and polarity(claim) == polarity(quote) and not is_copy(claim, quote)
+        return self.entail is not None and not negation_differs(claim, quote) and not is_copy(claim, quote)
 
     def follows(self, claim: str, quote: str) -> tuple[str, float | None]:
         """How the claim follows from its quote: ("copy", None), ("entailed", margin), or
@@ -275,7 +294,7 @@ class Verifier:
         misses dropped negations (it said Yes to "peace talks were possible" against "No peace talks
         were possible"), so a negation mismatch is never left to it.
         """
-        if polarity(claim) != polarity(quote):
+        if negation_differs(claim, quote):
             return "no", None
         if is_copy(claim, quote):
             return "copy", None

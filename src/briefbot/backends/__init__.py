@@ -17,6 +17,7 @@ from briefbot.settings import PACKAGE_DIR, Settings
 PROMPTS_DIR = PACKAGE_DIR / "prompts"
 log = logging.getLogger("briefbot")
 REFUSAL = "NOT IN BRIEFING"
+YES_NO_KINDS = {"entail": ("passage", "claim"), "answers": ("passage", "question")}
 
 
 class Backend(Protocol):
@@ -28,6 +29,10 @@ class Backend(Protocol):
 
     def entailment(self, claim: str, passage: str) -> float | None:
         """Yes−No logit margin of "does the passage state the claim?", None if the backend cannot tell."""
+        ...
+
+    def answers(self, question: str, passage: str) -> float | None:
+        """Yes−No logit margin of "does the passage answer the question?", None if the backend cannot tell."""
         ...
 
 
@@ -63,27 +68,37 @@ class LLMBackend:
             ]
         )
         self.condense_template = PromptTemplate(read_prompt("condense"))
-        self.entail_template = ChatPromptTemplate(
-            [
-                ChatMessage(role=MessageRole.SYSTEM, content=read_prompt("entail_system")),
-                ChatMessage(role=MessageRole.USER, content=read_prompt("entail_user")),
-            ]
-        )
+        # Yes/no questions to the model about a passage: prompts/<kind>_system.txt and _user.txt.
+        self.yes_no_templates = {
+            kind: ChatPromptTemplate(
+                [
+                    ChatMessage(role=MessageRole.SYSTEM, content=read_prompt(f"{kind}_system")),
+                    ChatMessage(role=MessageRole.USER, content=read_prompt(f"{kind}_user")),
+                ]
+            )
+            for kind in YES_NO_KINDS
+        }
 
     def entailment(self, claim: str, passage: str) -> float | None:
+        return self._yes_no("entail", passage=passage, claim=claim)
+
+    def answers(self, question: str, passage: str) -> float | None:
+        return self._yes_no("answers", passage=passage, question=question)
+
+    def _yes_no(self, kind: str, **fields: str) -> float | None:
         # Only an LLM that exposes its first-token logits can say how sure it is (not an HTTP API).
         margin = getattr(self.llm, "yes_no_margin", None)
         if margin is None:
             return None
         try:
-            return margin(self.entail_template.format_messages(passage=passage, claim=claim), self.entail_opening())
+            return margin(self.yes_no_templates[kind].format_messages(**fields), self.yes_no_opening(kind))
         except BackendError:
             raise
         except Exception as exc:
             raise self._failure(exc) from exc
 
-    def entail_opening(self) -> int:
-        """Prompt tokens every entailment check starts with (the fixed instructions); 0 if unknown."""
+    def yes_no_opening(self, kind: str) -> int:
+        """Prompt tokens every yes/no question of this kind starts with (its fixed instructions); 0 if unknown."""
         return 0
 
     def answer_messages(self, question: str, passages: list[Passage]):

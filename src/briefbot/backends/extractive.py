@@ -45,6 +45,9 @@ class ExtractiveBackend:
     def entailment(self, claim: str, passage: str) -> None:
         return None  # it only quotes; a quote needs no entailment check
 
+    def answers(self, question: str, passage: str) -> None:
+        return None  # without an LLM, only the word rules of verify.answers_question apply
+
     def condense(self, history: list[dict], question: str) -> str:
         # Without an LLM the best standalone form is the follow-up plus the last question it follows.
         earlier = [m["content"] for m in history if m["role"] == "user"]

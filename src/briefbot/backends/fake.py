@@ -28,18 +28,21 @@ _NEGATION = re.compile(r"\b(no|not|never|none|nor|neither|without)\b|n't\b", re.
 class FakeLLM(CustomLLM):
     replies: list[str] = []
     condensations: list[str] = []
-    # Scripted yes/no margins for the entailment check; unscripted, a claim is entailed when its
-    # words all stand in the passage and both say "not" alike.
+    # Scripted yes/no margins (entailment and answer checks, in the order asked); unscripted, a
+    # claim is entailed when its words all stand in the passage and both say "not" alike, and a
+    # passage answers a question when it has 60 % of the question's words.
     margins: list[float] = []
 
     def yes_no_margin(self, messages, opening: int = 0) -> float:
         if self.margins:
             return self.margins.pop(0)
         asked = messages[-1].content or ""
-        passage = re.search(r"Passage: (.*)\nClaim:", asked, re.DOTALL).group(1)
-        claim = re.search(r"Claim: (.*)\nDoes the passage", asked, re.DOTALL).group(1)
-        same_polarity = len(_NEGATION.findall(passage)) == len(_NEGATION.findall(claim))
-        return 4.0 if _words(claim) <= _words(passage) and same_polarity else -4.0
+        passage, kind, said = re.fullmatch(r"Passage: (.*)\n(Claim|Question): (.*)\nDoes the passage.*", asked, re.DOTALL).groups()
+        if kind == "Question":  # answered when the passage has most of the question's words
+            asked = _words(said)
+            return 4.0 if len(asked & _words(passage)) >= 0.6 * len(asked) else -4.0
+        same_polarity = len(_NEGATION.findall(passage)) == len(_NEGATION.findall(said))
+        return 4.0 if _words(said) <= _words(passage) and same_polarity else -4.0
 
     @property
     def metadata(self) -> LLMMetadata:

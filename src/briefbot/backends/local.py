@@ -30,7 +30,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
-from briefbot.backends import LLMBackend
+from briefbot.backends import YES_NO_KINDS, LLMBackend
 from briefbot.backends.llama_build import check_build
 from briefbot.backends.opening_state import warm_start
 from briefbot.errors import BackendError, ModelError
@@ -215,14 +215,17 @@ class LocalBackend(LLMBackend):
 
     def __init__(self, llm: LocalLLM, opening: Passage | None, state_dir: Path, progress: Callable[[str], None]):
         super().__init__("local", llm)
-        entail = self.entail_template.format_messages
-        self._entail_opening = len(self._shared_prefix(entail(passage="One.", claim="One."), entail(passage="Other.", claim="Other.")))
+        self._yes_no_openings = {}
+        for kind, fields in YES_NO_KINDS.items():
+            ask = self.yes_no_templates[kind].format_messages
+            one, other = ask(**dict.fromkeys(fields, "One.")), ask(**dict.fromkeys(fields, "Other."))
+            self._yes_no_openings[kind] = len(self._shared_prefix(one, other))
         if opening is not None:
             tokens = self.opening_tokens(opening)
             llm.run_locked(lambda llama: warm_start(llama, tokens, state_dir, llm.identity, progress))
 
-    def entail_opening(self) -> int:
-        return self._entail_opening
+    def yes_no_opening(self, kind: str) -> int:
+        return self._yes_no_openings[kind]
 
     def _shared_prefix(self, one_messages, other_messages) -> list[int]:
         """The tokens two prompts share (token boundaries depend on what follows, so compare, not cut)."""

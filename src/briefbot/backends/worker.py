@@ -58,6 +58,8 @@ def _serve(conn, settings_fields: dict, opening: Passage | None) -> None:
                 conn.send(("delta", backend.condense(*args)))
             elif op == "entail":
                 conn.send(("delta", backend.entailment(*args)))
+            elif op == "answers":
+                conn.send(("delta", backend.answers(*args)))
             conn.send(("done", None))
         except BriefBotError as exc:
             conn.send(("error", str(exc)))
@@ -174,6 +176,10 @@ class WorkerBackend:
 
     def entailment(self, claim: str, passage: str) -> float | None:
         (margin,) = self._request("entail", (claim, passage), f"checking the claim {claim!r}")
+        return margin
+
+    def answers(self, question: str, passage: str) -> float | None:
+        (margin,) = self._request("answers", (question, passage), f"checking that a passage answers {question!r}")
         return margin
 
     def close(self) -> None:

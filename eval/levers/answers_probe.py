@@ -1,0 +1,63 @@
+"""How well the generator's yes/no "does the passage answer the question?" tells SQuAD 2.0's
+answerable questions from its adversarial unanswerable ones (a lever of issue #14's abstention).
+
+Usage: python eval/levers/answers_probe.py [PER_ARTICLE]   (default 40; tune articles only)
+
+For each sampled question of the tune articles (eval/squad-split.json), the passage is the sentence
+holding its gold answer, or for an unanswerable question the sentence holding its "plausible" answer
+(the sentence a model is drawn to). Prints the margin's ROC AUC and, per threshold, the share of
+answerable kept and of unanswerable stopped.
+"""
+
+import json
+import random
+import sys
+from pathlib import Path
+
+from briefbot.backends import make_backend
+from briefbot.briefing import sentence_spans
+from briefbot.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SQUAD = ROOT.parent / "shared" / "documents" / "squad2-dev-13-articles.json"
+
+
+def holding_sentence(context: str, start: int) -> str:
+    return next((context[s:e] for s, e in sentence_spans(context) if s <= start < e), context)
+
+
+def cases(per_article: int) -> list[tuple[str, str, bool]]:
+    tune = set(json.loads((ROOT / "eval" / "squad-split.json").read_text())["tune"])
+    found = []
+    for article in json.loads(SQUAD.read_text())["data"]:
+        if article["title"] not in tune:
+            continue
+        pool = []
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                spans = qa["answers"] or qa.get("plausible_answers") or []
+                if spans:
+                    pool.append((qa["question"], holding_sentence(paragraph["context"], spans[0]["answer_start"]), not qa["is_impossible"]))
+        found += random.Random(article["title"]).sample(pool, min(per_article, len(pool)))
+    return found
+
+
+def auc(positives: list[float], negatives: list[float]) -> float:
+    pairs = [(p > n) + 0.5 * (p == n) for p in positives for n in negatives]
+    return sum(pairs) / len(pairs)
+
+
+def main() -> None:
+    backend = make_backend(Settings())
+    scored = [(backend.answers(question, passage), answerable) for question, passage, answerable in cases(int(sys.argv[1]) if len(sys.argv) > 1 else 40)]
+    yes = [m for m, a in scored if a]
+    no = [m for m, a in scored if not a]
+    print(f"{len(yes)} answerable, {len(no)} unanswerable; ROC AUC {auc(yes, no):.3f}")
+    for threshold in (-2, -1, 0, 0.5, 1, 1.5, 2, 3):
+        kept = sum(m >= threshold for m in yes) / len(yes)
+        stopped = sum(m < threshold for m in no) / len(no)
+        print(f"threshold {threshold:+.1f}: answerable kept {kept:.2f}, unanswerable stopped {stopped:.2f}")
+
+
+if __name__ == "__main__":
+    main()
