@@ -90,7 +90,7 @@ def test_stream_yields_text_then_the_answer(fake_bot):
 
 def test_answer_serialises_with_the_documented_fields(fake_bot):
     data = json.loads(json.dumps(fake_bot.ask("Who is the president of Tajikistan?").to_dict()))
-    assert set(data) == {"text", "refused", "citations", "standalone_question", "timings", "sentences"}
+    assert set(data) == {"text", "refused", "citations", "standalone_question", "timings", "sentences", "refusal_reason"}
     assert set(data["timings"]) == {"retrieve", "first_token", "total", "model_first_token"}
     for citation in data["citations"]:
         assert set(citation) == {"n", "chunk_id", "section", "start", "end", "quote"}
@@ -186,6 +186,7 @@ def test_a_true_sentence_the_model_says_does_not_answer_the_question_becomes_a_r
     fake_llm.margins.append(-3.0)  # the answer check (a copy needs no entailment check)
     refused = fake_bot.ask(question)
     assert refused.refused and "16,000" not in refused.text
+    assert refused.refusal_reason == "the supported sentences do not answer the question"
     fake_llm.replies.append(copy)
     fake_llm.margins.append(3.0)
     answered = fake_bot.ask(question)

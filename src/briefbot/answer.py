@@ -41,6 +41,7 @@ class Answer:
     standalone_question: str = ""
     timings: Timings = field(default_factory=Timings)
     sentences: list[ShownSentence] = field(default_factory=list)
+    refusal_reason: str = ""  # for a refusal: which step found no shown answer
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -153,11 +153,13 @@ class BriefBot:
         passages = retrieval.passages
 
         kept: list[VerifiedSentence] = []
+        why = "no passage of the briefing is close to the question"
         if passages and retrieval.best_dense_score >= self.settings.min_relevance:
             raw = self._timed(self.backend.stream_answer(standalone, passages), timings, started)
             kept = [v for v in verified_stream(raw, passages, self.verifier, standalone) if v is not None]
+            why = "the generator found no answer in the passages, or none of its sentences is supported"
             if kept and not self._answers(standalone, kept, passages):
-                kept = []
+                kept, why = [], "the supported sentences do not answer the question"
             timings.first_token = time.perf_counter() - started
             for number, verified in enumerate(kept):
                 yield (" " if number else "") + verified.text
@@ -174,4 +176,4 @@ class BriefBot:
             yield text
         timings.total = time.perf_counter() - started
         yield Answer(text=text, refused=refused, citations=citations, standalone_question=standalone, timings=timings,
-                     sentences=[v.shown() for v in kept])
+                     sentences=[v.shown() for v in kept], refusal_reason=why if refused else "")

@@ -121,6 +121,7 @@ def score_sample(sample: Sample, answer, passages, source_text: str) -> dict:
         "answerable": sample.answerable,
         "answer": answer.text,
         "refused": answer.refused,
+        "refusal_reason": answer.refusal_reason,
         "citations": [c.__dict__ for c in answer.citations],
         "citations_exact": citations_exact,
         "timings": answer.timings.__dict__,

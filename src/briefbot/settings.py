@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     min_relevance: float = Field(0.2, ge=-1.0, le=1.0, description="Refuse without generating when the best dense match is below this cosine")
     support_threshold: float = Field(0.6, ge=0.0, le=1.0, description="Semantic support needed for an answer sentence (see verify.py)")
     answer_threshold: float = Field(
-        0.5, ge=-20.0, le=20.0,
+        0.0, ge=-20.0, le=20.0,
         description="Yes-No logit margin the model must give 'the cited quotes answer the question'; below it the answer is refused",
     )
     entail_threshold: float = Field(
