@@ -25,13 +25,18 @@ def run(argv: list[str]) -> int:
         return exc.code if isinstance(exc.code, int) else 2
 
 
-out = Path(sys.argv[1])
-*steps, (last, last_argv) = json.loads(sys.argv[2]).items()
-for name, argv in steps:
-    os.environ["BRIEFBOT_NET_LOG"] = str(out / f"{name}.blocked.log")
-    with open(out / f"{name}.out", "w") as stdout, open(out / f"{name}.err", "w") as stderr:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            code = run(argv)
-    (out / f"{name}.code").write_text(str(code))
-os.environ["BRIEFBOT_NET_LOG"] = str(out / f"{last}.blocked.log")
-sys.exit(run(last_argv))
+def run_all(out: Path, commands: dict) -> int:
+    *steps, (last, last_argv) = commands.items()
+    for name, argv in steps:
+        os.environ["BRIEFBOT_NET_LOG"] = str(out / f"{name}.blocked.log")
+        with open(out / f"{name}.out", "w") as stdout, open(out / f"{name}.err", "w") as stderr:
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                code = run(argv)
+        (out / f"{name}.code").write_text(str(code))
+    os.environ["BRIEFBOT_NET_LOG"] = str(out / f"{last}.blocked.log")
+    return run(last_argv)
+
+
+# Guarded: `serve` starts its model worker with multiprocessing's spawn, which imports this file again.
+if __name__ == "__main__":
+    sys.exit(run_all(Path(sys.argv[1]), json.loads(sys.argv[2])))

@@ -30,7 +30,7 @@ class FakeLLM(CustomLLM):
     condensations: list[str] = []
     # Scripted yes/no margins (entailment and answer checks, in the order asked); unscripted, a
     # claim is entailed when its words all stand in the passage and both say "not" alike, and a
-    # passage answers a question when it has 60 % of the question's words.
+    # passage answers a question when it has half of the question's words.
     margins: list[float] = []
 
     def yes_no_margin(self, messages, opening: int = 0) -> float:
@@ -40,7 +40,7 @@ class FakeLLM(CustomLLM):
         passage, kind, said = re.fullmatch(r"Passage: (.*)\n(Claim|Question): (.*)\nDoes the passage.*", asked, re.DOTALL).groups()
         if kind == "Question":  # answered when the passage has most of the question's words
             asked = _words(said)
-            return 4.0 if len(asked & _words(passage)) >= 0.6 * len(asked) else -4.0
+            return 4.0 if len(asked & _words(passage)) >= 0.5 * len(asked) else -4.0
         same_polarity = len(_NEGATION.findall(passage)) == len(_NEGATION.findall(said))
         return 4.0 if _words(said) <= _words(passage) and same_polarity else -4.0
 
