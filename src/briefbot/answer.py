@@ -76,38 +76,22 @@ class VerifiedSentence:
 def verified_stream(
     raw: Iterator[str], passages: list[Passage], verifier: Verifier, question: str = ""
 ) -> Iterator[VerifiedSentence | None]:
-    """Turn streamed model text into supported sentences, each yielded once it is complete.
+    """Turn the generated text into supported sentences, checked once the generation is over.
 
-    Yields None for a sentence that was dropped (unsupported or a refusal), so callers can tell
-    "still generating" from "nothing survived". A sentence that needs the generator's own yes/no
-    judgement waits, with those after it, until the generation is over: the check runs in the same
-    model context, which must not change under a generation in progress.
+    Yields None for a sentence that was dropped (unsupported or a refusal). The checks wait for the
+    end because the generator's own yes/no judgement runs in the same model context, which must not
+    change under a generation in progress.
     """
-    buffer, done, waiting = "", 0, []
-    for delta in raw:
-        buffer += delta
-        sentences = split_answer(buffer)
-        # The last sentence may still grow (or gain a trailing [n]) until another one starts.
-        while len(sentences) - 1 > done:
-            waiting.append(sentences[done])
-            done += 1
-            while waiting and (checked := _check(waiting[0], passages, verifier, question, may_ask=False)) is not ASK_LATER:
-                yield checked
-                waiting.pop(0)
-    for sentence in waiting + split_answer(buffer)[done:]:
-        yield _check(sentence, passages, verifier, question, may_ask=True)
+    text = "".join(raw)
+    for sentence in split_answer(text):
+        yield _check(sentence, passages, verifier, question)
 
 
 def _quote(span: Span, passage: Passage) -> str:
     return passage.text[span.start - passage.start : span.end - passage.start]
 
 
-ASK_LATER = object()  # _check's answer when only the generator can tell and it is still generating
-
-
-def _check(
-    sentence: AnswerSentence, passages: list[Passage], verifier: Verifier, question: str, may_ask: bool
-) -> VerifiedSentence | None | object:
+def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier, question: str) -> VerifiedSentence | None:
     if is_refusal(sentence.text):
         return None
     spans = verifier.support(sentence, passages, question)
@@ -115,8 +99,6 @@ def _check(
         return None
     by_number = {p.n: p for p in passages}
     quotes = [_quote(span, by_number[span.passage]) for span in spans]
-    if not may_ask and verifier.needs_judgement(sentence.text, " ".join(quotes)):
-        return ASK_LATER
     check, margin = verifier.follows(sentence.text, " ".join(quotes))
     if check == "no":
         # Rather than a sentence that may say more or other than its source, the source itself.

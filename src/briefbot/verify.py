@@ -282,10 +282,6 @@ class Verifier:
         self.entail_threshold = entail_threshold
         self._sentence_cache: dict[str, tuple[list[tuple[int, int]], object]] = {}
 
-    def needs_judgement(self, claim: str, quote: str) -> bool:
-        """Whether `follows` would ask the generator (neither a negation mismatch nor a copy)."""
-        return self.entail is not None and not negation_differs(claim, quote) and not is_copy(claim, quote)
-
     def follows(self, claim: str, quote: str) -> tuple[str, float | None]:
         """How the claim follows from its quote: ("copy", None), ("entailed", margin), or
         ("no", margin) when it may not (a negation dropped or added, or the check is unsure or missing).
