@@ -6,9 +6,10 @@ All character offsets used anywhere in briefbot point into `Briefing.text`, the 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from briefbot.errors import BriefingError
@@ -31,6 +32,15 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Page:
+    """A page of a paginated source (PDF): `text[start:end]` came from page `number` (1-based)."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Briefing:
     doc_id: str
     text: str
@@ -38,10 +48,26 @@ class Briefing:
     date: str
     lede: str
     sections: tuple[Section, ...] = field(default_factory=tuple)
+    pages: tuple[Page, ...] = field(default_factory=tuple)
+    source_format: str = "txt"
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        """Of everything stored: the text and the structure read from the source."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page number holding `offset`, or None for an unpaginated source."""
+        return next((page.number for page in self.pages if page.start <= offset < page.end), None)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Briefing":
+        return cls(
+            **{**data, "sections": tuple(Section(**s) for s in data["sections"]), "pages": tuple(Page(**p) for p in data["pages"])}
+        )
 
 
 def doc_id_for(path: Path) -> str:

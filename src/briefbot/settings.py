@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_BRIEFING = PACKAGE_DIR / "data" / "russia-taliban-2017-04-25.txt"
@@ -23,6 +24,10 @@ Backend = Literal["local", "openai", "extractive", "fake"]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BRIEFBOT_", extra="forbid")
 
+    briefings: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description=f"Briefing files to answer about (.txt .md .html .pdf .docx); none means the shipped one. Env: paths joined by {os.pathsep!r}",
+    )
     backend: Backend = Field("local", description="Answer generator: local GGUF, OpenAI-compatible server, extractive (no LLM), fake (tests)")
     index_dir: Path = Field(DEFAULT_INDEX_DIR, description="Where the Chroma index, manifest and stored briefings live")
     cache_dir: Path = Field(Path(platformdirs.user_cache_dir("briefbot")), description="Where the assembled GGUF model and the saved KV state of the answer prompt's opening are cached")
@@ -60,4 +65,17 @@ class Settings(BaseSettings):
     auth: str | None = Field(
         None, repr=False, description="user:password login for the web chat; needed to serve beyond 127.0.0.1 (prefer the env var)"
     )
+    allow_upload: bool = Field(
+        True, description="Let web-chat users upload briefings (off anyway when serving beyond 127.0.0.1 without a login)"
+    )
+    max_upload_mb: float = Field(20.0, gt=0, le=1024, description="Largest briefing file accepted, in MB (also the most a DOCX may unzip to)")
+    max_pages: int = Field(500, ge=1, le=100_000, description="Most pages read from a PDF briefing")
     max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longer questions are rejected with a clear error")
+
+    @field_validator("briefings", mode="before")
+    @classmethod
+    def _split_paths(cls, value):
+        """BRIEFBOT_BRIEFINGS holds paths joined like PATH; the API and CLI pass lists."""
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
