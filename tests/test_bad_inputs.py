@@ -23,7 +23,7 @@ of the system prompt ever appears in an answer or a message.
 
 Surfaces:
 - API: every question and history case through `fake_bot.chat`; every rejected briefing file
-  through `open_index(add_files=...)`, the call `briefbot index FILE` makes, against a copy of a
+  through `open_index(briefings=[...])`, the call `briefbot index FILE` makes, against a copy of a
   built index that must stay byte-for-byte the same; the accepted files, indexed together once,
   each answer its question.
 - Web: every question and history case through gradio_client and the real server's `/ask`.
@@ -388,7 +388,7 @@ def test_api_index_rejects_the_file_and_keeps_the_index(case, kept_index, fake_b
     copy, before = kept_index
     path = _write(case, tmp_path)
     with pytest.raises(BriefingError) as caught:
-        open_index(Settings(backend="fake", index_dir=copy), add_files=(path,), embed_model=fake_bot.verifier.embed_model)
+        open_index(Settings(backend="fake", index_dir=copy), briefings=[path], embed_model=fake_bot.verifier.embed_model)
     _check_error(case, "api index", str(caught.value).replace(str(path), path.name))
     assert _snapshot(copy) == before
 
@@ -424,7 +424,7 @@ def added(fake_bot, tmp_path_factory):
         patch.setattr("briefbot.bot.load_embedding_model", lambda: embed_model)
         code, printed = _run_cli(["index", *map(str, paths.values()), "--index-dir", str(index_dir)])
         assert code == 0
-        bot = BriefBot(Settings(backend="fake", index_dir=index_dir))
+        bot = BriefBot(Settings(backend="fake", index_dir=index_dir, briefings=list(paths.values())))
         yield SimpleNamespace(bot=bot, paths=paths, index_dir=index_dir, printed=printed)
 
 
@@ -432,7 +432,7 @@ def added(fake_bot, tmp_path_factory):
 def test_cli_index_accepts_the_file(case, added):
     doc_id = doc_id_for(added.paths[case["id"]])
     assert doc_id in added.bot.index.briefings
-    assert f"  {doc_id}: " in added.printed
+    assert f"  {doc_id} [" in added.printed
     assert not CONTROL.search(added.printed), "control characters reached the terminal"
     _record(case, "cli index", f"indexed as {doc_id}")
 

@@ -93,7 +93,8 @@ def test_answer_serialises_with_the_documented_fields(fake_bot):
     assert set(data) == {"text", "refused", "citations", "standalone_question", "timings", "sentences", "refusal_reason"}
     assert set(data["timings"]) == {"retrieve", "first_token", "total", "model_first_token"}
     for citation in data["citations"]:
-        assert set(citation) == {"n", "chunk_id", "section", "start", "end", "quote"}
+        assert set(citation) == {"n", "chunk_id", "section", "start", "end", "quote", "doc_id", "page"}
+        assert citation["doc_id"] == "russia-taliban-2017-04-25" and citation["page"] is None  # a text file has no pages
     for sentence in data["sentences"]:
         assert set(sentence) == {"text", "check", "cites", "margin"}
         assert sentence["check"] in {"copy", "entailed", "quoted"}

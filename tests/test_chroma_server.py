@@ -102,7 +102,7 @@ def test_index_lives_on_the_server_and_a_second_bot_reuses_it(server_bot, chroma
         assert [c.name for c in client.list_collections()] == [manifest["collection"]]
         assert client.get_collection(manifest["collection"]).count() == manifest["chunks"] == len(server_bot.index.nodes)
         # With a server configured nothing may be written to an embedded store as well.
-        assert not list((Path(settings.index_dir) / "live").rglob("chroma.sqlite3"))
+        assert not list(Path(settings.index_dir).rglob("chroma.sqlite3"))
 
         messages = []
         again = BriefBot(settings, progress=messages.append)
@@ -152,7 +152,8 @@ def test_cli_is_a_second_worker_on_the_same_server(chroma_server, tmp_path, fake
     for key in ("text", "refused", "citations", "standalone_question"):
         assert answer[key] == embedded[key], key
 
-    manifest = json.loads((tmp_path / "index" / "live" / "manifest.json").read_text())
+    (manifest_path,) = (tmp_path / "index").glob("sets/*/live/manifest.json")
+    manifest = json.loads(manifest_path.read_text())
     assert manifest["chroma"] == chroma_server
     assert manifest["collection"] == server_bot.index.manifest["collection"]
     client = _inspect(chroma_server)

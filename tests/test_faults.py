@@ -24,8 +24,9 @@ from llama_index.core.vector_stores.types import VectorStoreQuery
 import briefbot.index
 from briefbot import Settings
 from briefbot.errors import IndexBuildError, ModelError
-from briefbot.index import open_index
+from briefbot.index import open_index, set_root
 from briefbot.models import DEFAULT_MODEL, ChunkedModel, ModelChunk, default_model_path
+from briefbot.settings import DEFAULT_BRIEFING
 
 EXTRA_NOTE = "# Border note\n\n12 March 2017\n\nThe Panj river marks the Tajik–Afghan border. Patrols rose by 40 percent in March.\n"
 
@@ -35,25 +36,43 @@ def embed_model(fake_bot):
     return fake_bot.verifier.embed_model
 
 
+def _settings(root: Path) -> Settings:
+    """The two-briefing set of `root`: the default briefing and root/border-note.md, indexed in root/index."""
+    return Settings(index_dir=root / "index", briefings=[DEFAULT_BRIEFING, root / "border-note.md"])
+
+
+def _set_dir(root: Path) -> Path:
+    return set_root(_settings(root), ["russia-taliban-2017-04-25", "border-note"])
+
+
 @pytest.fixture(scope="module")
 def good_index(tmp_path_factory, embed_model) -> Path:
-    """A valid index of the default briefing plus an added note, built once and copied per test."""
+    """A valid index of the default briefing plus a note, built once and copied per test."""
     root = tmp_path_factory.mktemp("good-index")
-    note = root / "border-note.md"
-    note.write_text(EXTRA_NOTE, encoding="utf-8")
-    open_index(Settings(index_dir=root / "index"), add_files=(note,), embed_model=embed_model)
-    return root / "index"
+    (root / "border-note.md").write_text(EXTRA_NOTE, encoding="utf-8")
+    open_index(_settings(root), embed_model=embed_model)
+    return root
 
 
 @pytest.fixture
 def index_copy(good_index, tmp_path) -> Path:
-    return Path(shutil.copytree(good_index, tmp_path / "index"))
+    return Path(shutil.copytree(good_index, tmp_path / "copy"))
 
 
-def _reopen(index_dir: Path, embed_model):
+def _reopen(root: Path, embed_model):
+    messages = []
+    index = open_index(_settings(root), embed_model=embed_model, progress=messages.append)
+    return index, messages
+
+
+def _reopen_default(index_dir: Path, embed_model):
     messages = []
     index = open_index(Settings(index_dir=index_dir), embed_model=embed_model, progress=messages.append)
     return index, messages
+
+
+def _default_set(index_dir: Path) -> Path:
+    return set_root(Settings(index_dir=index_dir), ["russia-taliban-2017-04-25"])
 
 
 def _serves(index, embed_model) -> bool:
@@ -63,16 +82,16 @@ def _serves(index, embed_model) -> bool:
     return any("16,000" in node.text for node in found.nodes)
 
 
-def _leftovers(index_dir: Path) -> list[Path]:
-    return sorted([*index_dir.glob(".staging-*"), *index_dir.glob(".retired-*")])
+def _leftovers(set_dir: Path) -> list[Path]:
+    return sorted([*set_dir.glob(".staging-*"), *set_dir.glob(".retired-*")])
 
 
-def _chroma(index_dir: Path) -> Path:
-    return next((index_dir / "live").glob("chroma-*"))
+def _chroma(set_dir: Path) -> Path:
+    return next((set_dir / "live").glob("chroma-*"))
 
 
-def _segment(index_dir: Path) -> Path:
-    return next(path for path in _chroma(index_dir).iterdir() if path.is_dir())
+def _segment(set_dir: Path) -> Path:
+    return next(path for path in _chroma(set_dir).iterdir() if path.is_dir())
 
 
 DAMAGE = {
@@ -85,9 +104,9 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_damaged_chroma_files_never_serve_a_broken_index(index_copy, embed_model, good_index, damage):
-    good = json.loads((good_index / "live" / "manifest.json").read_text())
+    good = json.loads((_set_dir(good_index) / "live" / "manifest.json").read_text())
     _reopen(index_copy, embed_model)  # open first, as a running server would have it
-    DAMAGE[damage](index_copy)
+    DAMAGE[damage](_set_dir(index_copy))
 
     index, _ = _reopen(index_copy, embed_model)
 
@@ -96,7 +115,7 @@ def test_damaged_chroma_files_never_serve_a_broken_index(index_copy, embed_model
     assert index.vector_store._collection.count() == good["chunks"]
     assert set(index.briefings) == {"russia-taliban-2017-04-25", "border-note"}
     assert _serves(index, embed_model)
-    assert _leftovers(index_copy) == []
+    assert _leftovers(_set_dir(index_copy)) == []
 
 
 class OtherEmbedding(BaseEmbedding):
@@ -125,17 +144,17 @@ def test_an_index_from_another_embedding_model_is_rebuilt(tmp_path, embed_model,
         with monkeypatch.context() as patch:
             patch.setattr(briefbot.index, "EMBEDDING_MODEL", "bag-of-words-16 (an older build)")
             open_index(Settings(index_dir=tmp_path), embed_model=OtherEmbedding())
-        assert "bag-of-words" in json.loads((tmp_path / "live" / "manifest.json").read_text())["embedding_model"]
+        assert "bag-of-words" in json.loads((_default_set(tmp_path) / "live" / "manifest.json").read_text())["embedding_model"]
     else:
         # A stale manifest: the fingerprint matches, the vectors do not. Only the vectors can tell.
         open_index(Settings(index_dir=tmp_path), embed_model=OtherEmbedding())
 
-    index, messages = _reopen(tmp_path, embed_model)
+    index, messages = _reopen_default(tmp_path, embed_model)
 
     assert any("building" in m for m in messages)
     assert index.manifest["embedding_model"] == briefbot.index.EMBEDDING_MODEL
     assert _serves(index, embed_model)  # 384-dimensional MiniLM queries against MiniLM vectors
-    assert _reopen(tmp_path, embed_model)[1] == []  # and it is then reused, not rebuilt every time
+    assert _reopen_default(tmp_path, embed_model)[1] == []  # and it is then reused, not rebuilt every time
 
 
 def _briefbot_command() -> str:
@@ -153,12 +172,12 @@ def test_two_index_runs_at_once_build_one_valid_index(tmp_path, fake_bot, embed_
     assert [run.returncode for run in runs] == [0, 0], outputs
     # One built it; the other waited on the lock and found it ready.
     assert sum("building the index" in err for _, err in outputs) == 1, outputs
-    index, messages = _reopen(tmp_path, embed_model)
+    index, messages = _reopen_default(tmp_path, embed_model)
     assert messages == []
     assert index.manifest["chunks"] == fake_bot.index.manifest["chunks"]
     assert index.vector_store._collection.count() == index.manifest["chunks"]
-    assert len(list((tmp_path / "live").glob("chroma-*"))) == 1
-    assert _leftovers(tmp_path) == []
+    assert len(list((_default_set(tmp_path) / "live").glob("chroma-*"))) == 1
+    assert _leftovers(_default_set(tmp_path)) == []
 
 
 class CrashingEmbedding(BaseEmbedding):
@@ -183,29 +202,28 @@ class CrashingEmbedding(BaseEmbedding):
         return self.inner.get_text_embedding_batch(texts)
 
 
-def test_a_failed_rebuild_leaves_the_last_good_index_serving(fake_bot, index_dir, embed_model, tmp_path):
-    """On the live index of the running test bot: the rebuild fails in staging, the bot never notices."""
-    live_manifest = (index_dir / "live" / "manifest.json").read_text()
-    note = tmp_path / "border-note.md"
-    note.write_text(EXTRA_NOTE, encoding="utf-8")
+def test_a_failed_rebuild_leaves_the_last_good_index_serving(fake_bot, index_dir, embed_model):
+    """On the live index of the running test bot: the rebuild (new chunking) fails in staging, the bot never notices."""
+    live_manifest = (_default_set(index_dir) / "live" / "manifest.json").read_text()
     crashing = CrashingEmbedding(inner=embed_model)
 
     with pytest.raises(IndexBuildError, match="previous index is untouched"):
-        open_index(Settings(index_dir=index_dir), add_files=(note,), embed_model=crashing)
+        open_index(Settings(index_dir=index_dir, chunk_size=96), embed_model=crashing)
 
     assert crashing.batches == 2  # it did fail halfway through the staging build
-    assert (index_dir / "live" / "manifest.json").read_text() == live_manifest
-    assert _leftovers(index_dir) == []
+    assert (_default_set(index_dir) / "live" / "manifest.json").read_text() == live_manifest
+    assert _leftovers(_default_set(index_dir)) == []
     assert "16,000" in fake_bot.ask("How many Tajik border guards are on patrol today?").text
-    index, messages = _reopen(index_dir, embed_model)
+    index, messages = _reopen_default(index_dir, embed_model)
     assert messages == [] and index.manifest == json.loads(live_manifest)
 
 
 def test_a_build_killed_mid_swap_is_repaired_not_lost(index_copy, embed_model, good_index):
     """The state a build killed between its two renames leaves: no live/, the retired index, a staging dir."""
-    good = json.loads((good_index / "live" / "manifest.json").read_text())
-    os.rename(index_copy / "live", index_copy / ".retired-4242-1700000000000000000")
-    (index_copy / ".staging-k1ll3d" / "docs").mkdir(parents=True)
+    good = json.loads((_set_dir(good_index) / "live" / "manifest.json").read_text())
+    set_dir = _set_dir(index_copy)
+    os.rename(set_dir / "live", set_dir / ".retired-4242-1700000000000000000")
+    (set_dir / ".staging-k1ll3d" / "docs").mkdir(parents=True)
 
     index, messages = _reopen(index_copy, embed_model)
 
@@ -213,7 +231,7 @@ def test_a_build_killed_mid_swap_is_repaired_not_lost(index_copy, embed_model, g
     assert index.manifest == good
     assert set(index.briefings) == {"russia-taliban-2017-04-25", "border-note"}
     assert _serves(index, embed_model)
-    assert _leftovers(index_copy) == []
+    assert _leftovers(set_dir) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ import pytest
 
 from briefbot import Settings
 from briefbot.errors import BriefingError
-from briefbot.index import open_index
+from briefbot.index import open_index, remove_index
+from briefbot.settings import DEFAULT_BRIEFING
 
 
 @pytest.fixture(scope="module")
@@ -44,18 +45,43 @@ def test_changed_chunking_rebuilds(tmp_path, embed_model):
     assert large.vector_store._collection.count() == large.manifest["chunks"]
 
 
-def test_added_briefing_is_indexed_and_kept(tmp_path, embed_model):
+def test_given_files_are_their_own_briefing_set(tmp_path, embed_model):
     extra = tmp_path / "extra-note.md"
     extra.write_text("# Border note\n\n12 March 2017\n\nThe Panj river marks the Tajik–Afghan border. Patrols rose by 40 percent.\n")
-    index = open_index(Settings(index_dir=tmp_path / "idx"), add_files=(extra,), embed_model=embed_model)
-    assert set(index.briefings) == {"russia-taliban-2017-04-25", "extra-note"}
+    default = _open(tmp_path / "idx", embed_model)
+    alone = open_index(Settings(index_dir=tmp_path / "idx"), briefings=[extra], embed_model=embed_model)
+    assert set(alone.briefings) == {"extra-note"}
+    assert {n.metadata["doc_id"] for n in alone.nodes} == {"extra-note"}
+    assert alone.root != default.root
+    node = alone.nodes[0]
+    assert alone.briefings["extra-note"].text[node.metadata["start"] : node.metadata["end"]] == node.text
+    both = open_index(Settings(index_dir=tmp_path / "idx", briefings=[extra, DEFAULT_BRIEFING]), embed_model=embed_model)
+    assert list(both.briefings) == ["extra-note", "russia-taliban-2017-04-25"]
+    assert len({alone.root, default.root, both.root}) == 3
     reopened = _open(tmp_path / "idx", embed_model)
-    assert set(reopened.briefings) == {"russia-taliban-2017-04-25", "extra-note"}
-    node = next(n for n in reopened.nodes if n.metadata["doc_id"] == "extra-note")
-    assert reopened.briefings["extra-note"].text[node.metadata["start"] : node.metadata["end"]] == node.text
-    assert set(_open(tmp_path / "idx", embed_model, ).briefings) == set(reopened.briefings)
-    reset = open_index(Settings(index_dir=tmp_path / "idx"), reset=True, embed_model=embed_model)
-    assert set(reset.briefings) == {"russia-taliban-2017-04-25"}
+    assert set(reopened.briefings) == {"russia-taliban-2017-04-25"}
+    assert reopened.manifest == default.manifest
+
+
+def test_a_briefing_edited_in_place_rebuilds_its_own_set(tmp_path, embed_model):
+    note = tmp_path / "daily.md"
+    note.write_text("# Monday\n\nThe convoy left at dawn.\n")
+    first = open_index(Settings(index_dir=tmp_path / "idx"), briefings=[note], embed_model=embed_model)
+    note.write_text("# Tuesday\n\nThe convoy returned at noon.\n")
+    second = open_index(Settings(index_dir=tmp_path / "idx"), briefings=[note], embed_model=embed_model)
+    assert second.root == first.root
+    assert "returned" in second.briefings["daily"].text
+    assert second.manifest["fingerprint"] != first.manifest["fingerprint"]
+
+
+def test_removed_set_is_gone_and_others_stay(tmp_path, embed_model):
+    note = tmp_path / "daily.md"
+    note.write_text("# Monday\n\nThe convoy left at dawn.\n")
+    default = _open(tmp_path, embed_model)
+    gone = open_index(Settings(index_dir=tmp_path), briefings=[note], embed_model=embed_model)
+    remove_index(Settings(index_dir=tmp_path), ["daily"])
+    assert not gone.root.exists()
+    assert _open(tmp_path, embed_model).manifest == default.manifest
 
 
 def test_bad_file_leaves_the_index_untouched(tmp_path, embed_model):
@@ -63,14 +89,14 @@ def test_bad_file_leaves_the_index_untouched(tmp_path, embed_model):
     binary = tmp_path / "blob.txt"
     binary.write_bytes(b"\x00\xff\x00")
     with pytest.raises(BriefingError):
-        open_index(Settings(index_dir=tmp_path), add_files=(binary,), embed_model=embed_model)
+        open_index(Settings(index_dir=tmp_path), briefings=[DEFAULT_BRIEFING, binary], embed_model=embed_model)
     assert _open(tmp_path, embed_model).manifest == good.manifest
 
 
 @pytest.mark.parametrize("damage", ["manifest", "chroma", "docs"])
 def test_damaged_index_is_detected_and_rebuilt(tmp_path, embed_model, damage):
     good = _open(tmp_path, embed_model)
-    live = tmp_path / "live"
+    live = good.root / "live"
     if damage == "manifest":
         (live / "manifest.json").write_text("{truncated")
     elif damage == "chroma":

@@ -213,7 +213,7 @@ def test_a_bot_on_an_article_indexes_that_article_alone(articles, tmp_path):
     from briefbot import BriefBot
 
     path = evaluate.write_briefing(articles[0], tmp_path)
-    bot = BriefBot(Settings(backend="fake", index_dir=tmp_path / "index"), briefing=path)
+    bot = BriefBot.from_files([path], Settings(backend="fake", index_dir=tmp_path / "index"))
     assert list(bot.index.briefings) == ["Lighthouse_keeping"]
     assert {node.metadata["doc_id"] for node in bot.index.nodes} == {"Lighthouse_keeping"}
     assert bot.briefing.title == "Lighthouse keeping"

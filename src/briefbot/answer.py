@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
+from briefbot.briefing import Briefing
 from briefbot.retrieve import Passage
 from briefbot.verify import AnswerSentence, Span, Verifier, is_refusal, split_answer
 
@@ -13,7 +14,7 @@ CLOSEST_PASSAGES_ON_REFUSAL = 3
 
 @dataclass(frozen=True)
 class Citation:
-    """An exact span of a briefing: `quote == briefing.text[start:end]`."""
+    """An exact span of a briefing: `quote == briefing.text[start:end]`, where `doc_id` names the briefing."""
 
     n: int
     chunk_id: str
@@ -21,6 +22,8 @@ class Citation:
     start: int
     end: int
     quote: str
+    doc_id: str = ""
+    page: int | None = None  # of a paginated source (PDF), where the span starts
 
 
 @dataclass
@@ -111,7 +114,12 @@ def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier
     return VerifiedSentence(f"{body} {markers}{ending or '.'}", spans, check, margin)
 
 
-def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], texts: dict[str, str]) -> list[Citation]:
+def _citation(n: int, passage: Passage, start: int, end: int, briefings: dict[str, Briefing]) -> Citation:
+    briefing = briefings[passage.doc_id]
+    return Citation(n, passage.chunk_id, passage.section, start, end, briefing.text[start:end], passage.doc_id, briefing.page_at(start))
+
+
+def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], briefings: dict[str, Briefing]) -> list[Citation]:
     """One citation per cited passage, spanning the sentences that support the answer."""
     by_number = {p.n: p for p in passages}
     spans: dict[int, tuple[int, int]] = {}
@@ -123,13 +131,13 @@ def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], te
     for n in sorted(spans):
         passage = by_number[n]
         start, end = spans[n]
-        citations.append(Citation(n, passage.chunk_id, passage.section, start, end, texts[passage.doc_id][start:end]))
+        citations.append(_citation(n, passage, start, end, briefings))
     return citations
 
 
-def refusal(passages: list[Passage], texts: dict[str, str]) -> tuple[str, list[Citation]]:
+def refusal(passages: list[Passage], briefings: dict[str, Briefing]) -> tuple[str, list[Citation]]:
     closest = [p for p in passages if not p.front_matter][:CLOSEST_PASSAGES_ON_REFUSAL] or passages[:1]
-    citations = [Citation(p.n, p.chunk_id, p.section, p.start, p.end, texts[p.doc_id][p.start : p.end]) for p in closest]
+    citations = [_citation(p.n, p, p.start, p.end, briefings) for p in closest]
     if not closest:
         return "The briefing does not answer this question.", citations
     listed = ", ".join(f"[{p.n}] {p.section}" for p in closest)

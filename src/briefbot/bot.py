@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from briefbot.answer import Answer, Timings, VerifiedSentence, citations_for, refusal, verified_stream
 from briefbot.backends import make_backend
-from briefbot.briefing import doc_id_for
+from briefbot.briefing import Briefing
 from briefbot.errors import QuestionError
 from briefbot.index import BriefingIndex, chroma_client, load_embedding_model, open_index
 from briefbot.retrieve import HybridRetriever
-from briefbot.settings import DEFAULT_BRIEFING, Settings
+from briefbot.settings import Settings
 from briefbot.verify import Verifier, answers_question, keeps_follow_up
 
 log = logging.getLogger("briefbot")
@@ -74,31 +75,55 @@ def validate_history(history: object, limit: int) -> list[dict]:
 class BriefBot:
     """Question answering over the indexed briefings. Thread-safe: the local model is locked."""
 
-    def __init__(self, settings: Settings | None = None, progress=None, isolated_backend: bool = False, briefing: Path = DEFAULT_BRIEFING):
-        """`isolated_backend`: the model runs in a worker process restarted after a crash (the web server's choice)."""
+    def __init__(self, settings: Settings | None = None, progress=None, isolated_backend: bool = False):
+        """Opens the briefings of `settings.briefings` (none: the shipped one) and the models.
+
+        `isolated_backend`: the model runs in a worker process restarted after a crash (the web server's choice).
+        """
         self.settings = settings or Settings()
-        self._briefing_id = doc_id_for(Path(briefing))
         progress = progress or (lambda message: log.info(message))
         if self.settings.chroma_url:
             # An unreachable index server is reported before the embedding model spends seconds loading.
             chroma_client(self.settings, Path(self.settings.index_dir))
         progress("loading the embedding model…")
         embed_model = load_embedding_model()
-        self.index: BriefingIndex = open_index(self.settings, embed_model=embed_model, progress=progress, default_briefing=briefing)
-        self.retriever = HybridRetriever(self.index, self.settings.top_k)
-        first_briefing = self.index.nodes[0].metadata["doc_id"] if self.index.nodes else None
-        opening = self.retriever.opening(first_briefing) if first_briefing else None
+        index = open_index(self.settings, embed_model=embed_model, progress=progress)
+        first = index.nodes[0].metadata["doc_id"] if index.nodes else None
+        opening = HybridRetriever(index, self.settings.top_k).opening(first) if first else None
         self.backend = make_backend(self.settings, embed_model, progress, opening=opening, isolated=isolated_backend)
-        self.texts = {doc_id: briefing.text for doc_id, briefing in self.index.briefings.items()}
+        self._attach(index)
+
+    @classmethod
+    def from_files(cls, paths: Sequence[Path | str], settings: Settings | None = None, **options) -> "BriefBot":
+        """A bot over exactly these briefing files (.txt .md .html .pdf .docx), not the shipped one beside them."""
+        settings = (settings or Settings()).model_copy(update={"briefings": [Path(p) for p in paths]})
+        return cls(settings, **options)
+
+    def on_briefings(self, paths: Sequence[Path | str], progress=None) -> "BriefBot":
+        """A bot over another briefing set that shares this one's models (the web chat's switch)."""
+        other = copy.copy(self)
+        other.settings = self.settings.model_copy(update={"briefings": [Path(p) for p in paths]})
+        other._attach(open_index(other.settings, embed_model=self.index.embed_model, progress=progress or (lambda m: None)))
+        return other
+
+    def _attach(self, index: BriefingIndex) -> None:
+        self.index = index
+        self.retriever = HybridRetriever(index, self.settings.top_k)
+        self.texts = {doc_id: briefing.text for doc_id, briefing in index.briefings.items()}
         self._all_text = "\n".join(self.texts.values())
         self.verifier = Verifier(
-            embed_model, self.settings.support_threshold, self._all_text, self.backend.entailment, self.settings.entail_threshold
+            index.embed_model, self.settings.support_threshold, self._all_text, self.backend.entailment, self.settings.entail_threshold
         )
 
     @property
-    def briefing(self):
-        """The briefing this bot was opened on (title, date, lede, sections, text): the default one unless given."""
-        return self.index.briefings[self._briefing_id]
+    def briefings(self) -> list[Briefing]:
+        """The briefings this bot answers about, in the order given."""
+        return list(self.index.briefings.values())
+
+    @property
+    def briefing(self) -> Briefing:
+        """The first (usually the only) briefing: title, date, lede, sections, pages, text."""
+        return self.briefings[0]
 
     def ask(self, question: str) -> Answer:
         return self.chat(question, [])
@@ -166,10 +191,10 @@ class BriefBot:
 
         if kept:
             text = " ".join(v.text for v in kept)
-            citations = citations_for(kept, passages, self.texts)
+            citations = citations_for(kept, passages, self.index.briefings)
             refused = False
         else:
-            text, citations = refusal(passages, self.texts)
+            text, citations = refusal(passages, self.index.briefings)
             refused = True
             if timings.first_token is None:
                 timings.first_token = time.perf_counter() - started

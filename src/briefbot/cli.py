@@ -11,6 +11,8 @@ from pathlib import Path
 
 from briefbot.settings import Settings
 
+FORMATS = ".txt .md .html .pdf .docx"
+
 
 def _settings_flags(parser: argparse.ArgumentParser) -> None:
     """Every Settings field is also a flag: --top-k 6 wins over BRIEFBOT_TOP_K=6, which wins over the default."""
@@ -19,6 +21,13 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         annotation = field.annotation
         choices = None
+        if typing.get_origin(annotation) is list:
+            # A list setting is a repeatable singular flag: --briefing a.pdf --briefing b.html.
+            group.add_argument(
+                flag.removesuffix("s"), dest=f"setting_{name}", type=typing.get_args(annotation)[0], action="append", default=None,
+                metavar="FILE", help=f"{field.description} (repeatable)",
+            )
+            continue
         if typing.get_origin(annotation) is typing.Literal:
             choices, kind = typing.get_args(annotation), str
         else:
@@ -32,6 +41,8 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     given = {k.removeprefix("setting_"): v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
+    if getattr(args, "files", None):
+        given["briefings"] = [*given.get("briefings", []), *args.files]
     return Settings(**given)
 
 
@@ -59,15 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    index = commands.add_parser("index", help="build the index (rebuilt only when something changed); add .txt/.md briefings")
-    index.add_argument("files", nargs="*", type=Path, metavar="FILE", help="briefings to add (.txt or .md, UTF-8)")
-    index.add_argument("--reset", action="store_true", help="drop added briefings, keep only the default one")
+    files_help = f"briefing files ({FORMATS}); these alone are answered about (default: BRIEFBOT_BRIEFINGS, else the shipped briefing)"
+    index = commands.add_parser("index", help="read the briefings and build their index (rebuilt only when something changed)")
+    index.add_argument("files", nargs="*", type=Path, metavar="FILE", help=files_help)
 
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the Answer as one JSON object")
 
-    commands.add_parser("chat", help="chat in the terminal (follow-up questions work; empty line or Ctrl-D ends)")
+    chat = commands.add_parser("chat", help="chat in the terminal (follow-up questions work; empty line or Ctrl-D ends)")
+    chat.add_argument("files", nargs="*", type=Path, metavar="FILE", help=files_help)
 
     bench = commands.add_parser("bench", help="time index build, cold start, retrieval, first token, answers and RSS; compare the naive baseline")
     bench.add_argument("--limit", type=int, default=None, help="only the first N standalone questions")
@@ -127,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--calibration", type=Path, default=None, help="calibration pairs JSONL (default: eval/judge_calibration.jsonl)")
     evaluate.add_argument("--calibration-limit", type=int, default=None, help="only the first N calibration pairs")
 
-    serve = commands.add_parser("serve", help="web chat for staff, with clickable citations (http://127.0.0.1:7860)")
+    serve = commands.add_parser("serve", help="web chat for staff, with clickable citations and briefing upload (http://127.0.0.1:7860)")
+    serve.add_argument("files", nargs="*", type=Path, metavar="FILE", help=files_help)
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     serve.add_argument(
@@ -159,17 +172,18 @@ def _print_citations(answer) -> None:
         # One line per citation: the offsets give the exact span, the terminal gets it unwrapped.
         quote = " ".join(c.quote.split())
         quote = quote if len(quote) <= 300 else quote[:297] + "…"
-        print(f"  [{c.n}] {_shown(c.section)} (chars {c.start}–{c.end}): {_shown(quote)}")
+        where = f"p. {c.page}, chars" if c.page else "chars"
+        print(f"  [{c.n}] {_shown(c.section)} ({where} {c.start}–{c.end}): {_shown(quote)}")
 
 
 def run_index(args, settings: Settings) -> int:
     from briefbot.index import open_index
 
-    index = open_index(settings, add_files=tuple(args.files), reset=args.reset, progress=_progress)
+    index = open_index(settings, progress=_progress)
     manifest = index.manifest
-    print(f"index: {settings.index_dir} ({manifest['chunks']} chunks, chunking {manifest['chunking']})")
+    print(f"index: {index.root} ({manifest['chunks']} chunks, chunking {manifest['chunking']})")
     for source in manifest["sources"]:
-        print(f"  {source['doc_id']}: {_shown(source['title'])} {_shown(source['date'])} ({source['chars']:,} chars)")
+        print(f"  {source['doc_id']} [{source['format']}]: {_shown(source['title'])} {_shown(source['date'])} ({source['chars']:,} chars)")
     return 0
 
 

