@@ -140,7 +140,16 @@ def test_a_sentence_that_reverses_its_source_is_replaced_by_the_source_itself(fa
     assert citation.quote.lstrip().startswith("No peace talks")
 
 
-def test_a_paraphrase_is_shown_only_with_the_models_yes(fake_bot, fake_llm):
+def test_a_paraphrase_is_quoted_instead_by_default(fake_bot, fake_llm):
+    fake_llm.replies.append("Tajikistan now has 16,000 border guards on patrol [2].")
+    answer = fake_bot.ask("How many Tajik border guards are on patrol now?")
+    assert [s.check for s in answer.sentences] == ["quoted"]
+    assert answer.sentences[0].margin is None  # the model was not asked whether the quote states it
+    assert answer.text.startswith("“") and "16,000" in answer.text
+
+
+def test_a_paraphrase_is_shown_only_with_the_models_yes(fake_bot, fake_llm, monkeypatch):
+    monkeypatch.setattr(fake_bot.verifier, "entail_threshold", 3.5)  # as Settings(entail_threshold=3.5) opts in
     question = "How many Tajik border guards are on patrol now?"
     paraphrase = "Tajikistan now has 16,000 border guards on patrol [2]."
     fake_llm.replies.append(paraphrase)
@@ -173,7 +182,7 @@ def test_the_generator_is_asked_its_yes_or_no_only_once_it_has_finished_generati
         events.append("generated")
 
     verifier = Verifier(fake_bot.verifier.embed_model, 0.6, fake_bot.verifier.source,
-                        entail=lambda claim, quote: events.append("asked") or 5.0)
+                        entail=lambda claim, quote: events.append("asked") or 5.0, entail_threshold=3.5)
     shown = [v for v in verified_stream(generation(), passages, verifier, question) if v is not None]
     assert shown and "asked" in events
     assert events.index("generated") < events.index("asked")

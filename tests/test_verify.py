@@ -1,7 +1,7 @@
 import pytest
 
 from briefbot.retrieve import Passage
-from briefbot.verify import AnswerSentence, Verifier, answers_question, fact_in, facts, is_refusal, split_answer
+from briefbot.verify import AnswerSentence, Verifier, answers_question, fact_in, facts, is_copy, is_refusal, split_answer
 
 GUARDS = (
     "In Soviet times, the 1344-km Tajik–Afghan border was secured by approximately 25,000 border guards. "
@@ -192,13 +192,41 @@ def test_a_dropped_or_added_negation_never_follows_whatever_the_model_says():
 
 
 def test_a_copy_of_the_quote_needs_no_model_and_a_paraphrase_needs_its_yes():
-    never_asked = Verifier(None, 0.5, entail=lambda claim, quote: pytest.fail("a copy is not sent to the model"))
-    assert never_asked.follows("No peace talks were possible while US and allied troops remained in Afghanistan.", TALKS) == ("copy", None)
+    never_asked = Verifier(None, 0.5, entail=lambda claim, quote: pytest.fail("a copy is not sent to the model"), entail_threshold=1.5)
+    assert never_asked.follows(TALKS, TALKS) == ("copy", None)
+    assert never_asked.follows("When he arrived, Abercrombie refused to act.", "When he arrived, Abercrombie refused to act.") == ("copy", None)
+    assert never_asked.follows("Abercrombie refused to act.", "When he arrived, Abercrombie refused to act.") == ("copy", None)
     margins = {"sure": 3.0, "unsure": 1.0}
     verifier = Verifier(None, 0.5, entail=lambda claim, quote: margins[claim.split()[0]], entail_threshold=1.5)
     assert verifier.follows("sure there could be no talks with troops there", TALKS) == ("entailed", 3.0)
     assert verifier.follows("unsure there could be no talks with troops there", TALKS) == ("no", 1.0)
     assert Verifier(None, 0.5).follows("There could be no talks with troops there.", TALKS) == ("no", None)  # no judge: no paraphrase
+    off = Verifier(None, 0.5, entail=lambda claim, quote: pytest.fail("paraphrases are off by default"))
+    assert off.follows("sure there could be no talks with troops there", TALKS) == ("no", None)
+
+
+@pytest.mark.parametrize(
+    "claim, quote",
+    [
+        # Cut inside a clause: the qualifier before the copied words is lost.
+        ("50,000 Huguenots fled to England.", "Before 1708, an estimated 50,000 Huguenots fled to England."),
+        # Cut inside a clause: the condition after them is lost.
+        ("Abercrombie refused to take any significant actions.", "Abercrombie refused to take any significant actions until Loudoun approved them."),
+        # Whole clauses, but the one left out says who claims it or on what condition.
+        ("No peace talks were possible while US and allied troops remained in Afghanistan.", TALKS),
+        ("The committee approved the plan.", "According to the minutes, the committee approved the plan."),
+        ("The bridge will close in May.", "The bridge will close in May, if the council agrees."),
+    ],
+)
+def test_a_copy_that_leaves_out_a_qualifier_is_no_copy(claim, quote):
+    assert not is_copy(claim, quote)
+
+
+def test_a_copy_may_leave_out_a_whole_clause_that_does_not_qualify_it():
+    quote = "Before 1708, an estimated 50,000 Huguenots fled to England, with many moving on to Ireland."
+    assert is_copy("An estimated 50,000 Huguenots fled to England.", quote)
+    assert is_copy("Before 1708, an estimated 50,000 Huguenots fled to England.", quote)
+    assert not is_copy("Huguenots fled to England.", quote)
 
 
 @pytest.mark.parametrize(

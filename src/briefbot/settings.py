@@ -43,9 +43,10 @@ class Settings(BaseSettings):
         0.0, ge=-20.0, le=20.0,
         description="Yes-No logit margin the model must give 'the cited quotes answer the question'; below it the answer is refused",
     )
-    entail_threshold: float = Field(
-        3.5, ge=-20.0, le=20.0,
-        description="Yes-No logit margin the model must give 'the quote states this sentence'; below it the quote is shown instead",
+    entail_threshold: float | None = Field(
+        None, ge=-20.0, le=20.0,
+        description="Show a generated paraphrase when the model gives 'the quote states this sentence' this Yes-No logit margin; "
+        "none (the default): only whole-clause copies and verbatim quotes are shown",
     )
 
     n_threads: int = Field(2, ge=1, le=256, description="CPU threads for the local model")

@@ -198,12 +198,44 @@ def negation_differs(claim: str, quote: str) -> bool:
     return polarity(claim) != reaching
 
 
+# Where a quote's clauses meet: a comma, semicolon, colon, bracket or spaced dash followed by a
+# space, or a sentence end. "50,000" and "Tajik–Afghan" are no boundaries.
+_CLAUSE_BOUNDARY = re.compile(r"[,;:)]\s+|\s+[(]|\s+[–—-]\s+|[.!?][\"”’)]*\s+")
+# A dropped clause that says who claims it, or under what condition, changes what the rest asserts:
+# "According to X, Y" and "Y, if X" are not "Y".
+_QUALIFYING_CLAUSE = re.compile(
+    r"\b(according|said|says|say|claim\w*|report\w*|believ\w*|alleg\w*|estimat\w*|reportedly|if|unless|until|except|provided|whether)\b",
+    re.IGNORECASE,
+)
+
+
+def _clauses(quote: str) -> list[str]:
+    return [clause for clause in _CLAUSE_BOUNDARY.split(quote) if _words_of(clause)]
+
+
 def is_copy(claim: str, quote: str) -> bool:
-    """The claim is the quote's own words in their order (a checked copy), with no negation dropped."""
-    words, quoted = _words_of(claim), _words_of(quote)
+    """The claim is one or more whole clauses of the quote, word for word, with no negation dropped
+    and no qualifying clause of their sentence left out.
+
+    Whole clauses because a copy cut inside one can drop what qualifies it: "50,000 Huguenots fled"
+    out of "an estimated 50,000 Huguenots fled", or "Abercrombie refused to take any significant
+    actions" out of "... until Loudoun approved them".
+    """
+    words = _words_of(claim)
     if not words or negation_differs(claim, quote):
         return False
-    return any(quoted[i : i + len(words)] == words for i in range(len(quoted) - len(words) + 1))
+    clauses = _clauses(quote)
+    clause_words = [_words_of(clause) for clause in clauses]
+    for first in range(len(clauses)):
+        joined: list[str] = []
+        for last in range(first, len(clauses)):
+            joined += clause_words[last]
+            if joined == words:
+                dropped = clauses[:first] + clauses[last + 1 :]
+                return not any(_QUALIFYING_CLAUSE.search(clause) for clause in dropped)
+            if len(joined) >= len(words):
+                break
+    return False
 
 
 def content_words(text: str) -> set[str]:
@@ -271,10 +303,11 @@ class Verifier:
         threshold: float,
         source: str = "",
         entail: Callable[[str, str], float | None] | None = None,
-        entail_threshold: float = 1.5,
+        entail_threshold: float | None = None,
     ):
         """`source`: the briefing texts, which tell a name from a capitalised first word (`names`).
-        `entail(claim, quote)`: the generator's yes/no margin that the quote states the claim."""
+        `entail(claim, quote)`: the generator's yes/no margin that the quote states the claim; with
+        `entail_threshold` None no paraphrase is ever shown, only copies and quotes."""
         self.embed_model = embed_model
         self.threshold = threshold
         self.source = source
@@ -294,7 +327,9 @@ class Verifier:
             return "no", None
         if is_copy(claim, quote):
             return "copy", None
-        margin = self.entail(claim, quote) if self.entail else None
+        if self.entail is None or self.entail_threshold is None:
+            return "no", None
+        margin = self.entail(claim, quote)
         return ("entailed" if margin is not None and margin >= self.entail_threshold else "no"), margin
 
     def _passage_sentences(self, passage: Passage):
