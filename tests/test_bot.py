@@ -91,7 +91,9 @@ def test_stream_yields_text_then_the_answer(fake_bot):
 def test_answer_serialises_with_the_documented_fields(fake_bot):
     data = json.loads(json.dumps(fake_bot.ask("Who is the president of Tajikistan?").to_dict()))
     assert set(data) == {"text", "refused", "citations", "standalone_question", "timings", "sentences", "refusal_reason"}
-    assert set(data["timings"]) == {"retrieve", "first_token", "total", "model_first_token"}
+    assert set(data["timings"]) == {"retrieve", "first_token", "total", "model_first_token", "model_last_token"}
+    timings = data["timings"]
+    assert timings["model_first_token"] <= timings["model_last_token"] <= timings["first_token"] <= timings["total"]
     for citation in data["citations"]:
         assert set(citation) == {"n", "chunk_id", "section", "start", "end", "quote", "doc_id", "page"}
         assert citation["doc_id"] == "russia-taliban-2017-04-25" and citation["page"] is None  # a text file has no pages

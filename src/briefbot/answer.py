@@ -34,6 +34,8 @@ class Timings:
     first_token: float | None = None
     total: float = 0.0
     model_first_token: float | None = None
+    # When the generator's last token came: from there to first_token the checks ran.
+    model_last_token: float | None = None
 
 
 @dataclass

@@ -41,7 +41,7 @@ def measure_index_build(settings: Settings, embed_model) -> float:
 def measure_cold_start(settings: Settings) -> tuple[float, float]:
     """A fresh process, from exec to the first complete answer (index already built, model cached)."""
     command = [sys.executable, "-m", "briefbot.cli", "ask", "--json", COLD_START_QUESTION, "--backend", settings.backend,
-               "--index-dir", str(settings.index_dir)]
+               "--index-dir", str(settings.index_dir), *(f"--briefing={path}" for path in settings.briefings)]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     elapsed = time.perf_counter() - started
@@ -69,7 +69,9 @@ def run_bench(
     for sample in tqdm(samples, desc="briefbot (warm)"):
         answer = bot.ask(sample.question)
         prompt_tokens, generated = getattr(llm, "last_usage", (0, 0))
-        decoding = answer.timings.total - (answer.timings.model_first_token or answer.timings.total)
+        timings = answer.timings
+        decoding = (timings.model_last_token or 0.0) - (timings.model_first_token or 0.0)
+        checking = timings.first_token - timings.model_last_token if timings.model_last_token is not None else None
         rows.append(
             {
                 "retrieve": answer.timings.retrieve,
@@ -79,6 +81,7 @@ def run_bench(
                 "prompt_tokens": prompt_tokens,
                 "generated_tokens": generated,
                 "tokens_per_second": generated / decoding if generated and decoding > 0 else None,
+                "checks": checking,
                 "correct": is_correct(sample, answer.text, answer.refused),
             }
         )
@@ -126,6 +129,7 @@ def run_bench(
         "answer_seconds": stat(r["total"] for r in rows),
         "prompt_tokens": stat(r["prompt_tokens"] for r in rows),
         "generated_tokens_per_second": stat(r["tokens_per_second"] for r in rows),
+        "check_seconds": stat(r["checks"] for r in rows),
         "correct": sum(r["correct"] for r in rows) / len(rows) if rows else None,
     }
     if baseline_rows:
@@ -153,6 +157,7 @@ def format_table(report: dict) -> str:
         ("first_token_seconds", "time to first verified sentence", " s"),
         ("answer_seconds", "total answer time", " s"),
         ("generated_tokens_per_second", "decode speed, tokens/s", ""),
+        ("check_seconds", "checks after generation", " s"),
         ("prompt_tokens", "prompt tokens per answer", ""),
         ("baseline_answer_seconds", "naive baseline answer time", " s"),
         ("baseline_reset_answer_seconds", "  same, context reset first", " s"),

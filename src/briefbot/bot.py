@@ -140,6 +140,7 @@ class BriefBot:
         for delta in raw:
             if timings.model_first_token is None:
                 timings.model_first_token = time.perf_counter() - started
+            timings.model_last_token = time.perf_counter() - started
             yield delta
 
     def _answers(self, question: str, kept: list[VerifiedSentence], passages: list) -> bool:
