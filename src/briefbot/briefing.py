@@ -1,4 +1,4 @@
-"""Load a briefing: strip web-page cruft, find title, date, lede and section headings.
+"""Load a briefing: read its format, strip web-page cruft, find title, date, lede and section headings.
 
 All character offsets used anywhere in briefbot point into `Briefing.text`, the cleaned text.
 """
@@ -11,8 +11,10 @@ import re
 import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from briefbot.errors import BriefingError
+from briefbot.settings import Settings
 
 # Lines a browser "print" view or a site footer adds around an article.
 _LEADING_CRUFT = re.compile(r"^\s*(print\b|save as pdf|share\b|\+a\b|a\s*-a\b)", re.IGNORECASE)
@@ -22,6 +24,11 @@ _DATE_LINE = re.compile(
 )
 _MARKDOWN_HEADING = re.compile(r"^\s*#{1,6}\s+(.*\S)\s*$")
 MAX_BRIEFING_CHARS = 2_000_000
+SUPPORTED_FORMATS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+PLAIN_FORMATS = {"txt", "md"}  # the others need a reader (readers.py)
+# The settings' defaults; callers pass their settings' values (max_upload_mb counts 1,000,000 bytes a MB).
+DEFAULT_MAX_BYTES = int(Settings.model_fields["max_upload_mb"].default * 1_000_000)
+DEFAULT_MAX_PAGES = Settings.model_fields["max_pages"].default
 
 
 @dataclass(frozen=True)
@@ -76,29 +83,61 @@ def doc_id_for(path: Path) -> str:
     return readable or "briefing-" + hashlib.sha256(path.stem.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
-def load_briefing(path: Path) -> Briefing:
+def load_briefing(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pages: int = DEFAULT_MAX_PAGES) -> Briefing:
+    """Read a briefing file of any supported format; every problem is a BriefingError naming the file."""
     path = Path(path)
-    if path.suffix.lower() not in {".txt", ".md"}:
-        raise BriefingError(f"{path}: only .txt and .md briefings can be indexed")
+    source_format = SUPPORTED_FORMATS.get(path.suffix.lower())
+    if source_format is None:
+        kind = f"{path.suffix} files" if path.suffix else "a file without an extension"
+        raise BriefingError(f"{path}: briefbot cannot read {kind}; supported formats: {', '.join(SUPPORTED_FORMATS)}")
+    data = _read_bytes(path, max_bytes)
+    if source_format in PLAIN_FORMATS:
+        return parse_briefing(_plain_text(path, data), doc_id_for(path), source_format=source_format)
+    from briefbot.readers import read_isolated  # readers imports Page from this module
+
+    try:
+        extract = read_isolated(source_format, data, max_bytes=max_bytes, max_pages=max_pages)
+    except BriefingError as exc:
+        raise BriefingError(f"{path}: {exc}") from None
+    _check_length(path, extract.text)
+    return parse_briefing(
+        extract.text,
+        doc_id_for(path),
+        title=extract.title,
+        date=extract.date,
+        headings=extract.headings,
+        pages=extract.pages,
+        source_format=source_format,
+    )
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
     try:
         # A FIFO or a link to /dev/zero would block or fill memory before any size check on the text.
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):
             raise BriefingError(f"{path}: not a regular file")
-        if status.st_size > MAX_BRIEFING_CHARS * 4:
-            raise BriefingError(f"{path}: {status.st_size:,} bytes is over the {MAX_BRIEFING_CHARS:,}-character limit")
-        raw = path.read_bytes()
+        if status.st_size > max_bytes:
+            raise BriefingError(f"{path}: {status.st_size:,} bytes is over the {max_bytes:,}-byte limit for a briefing file")
+        return path.read_bytes()
     except OSError as exc:
         raise BriefingError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def _plain_text(path: Path, raw: bytes) -> str:
     if b"\x00" in raw:
         raise BriefingError(f"{path}: looks like a binary file, not a text briefing")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BriefingError(f"{path}: is not valid UTF-8 text (byte {exc.start})") from exc
+    _check_length(path, text)
+    return text
+
+
+def _check_length(path: Path, text: str) -> None:
     if len(text) > MAX_BRIEFING_CHARS:
         raise BriefingError(f"{path}: {len(text):,} characters is over the {MAX_BRIEFING_CHARS:,} limit")
-    return parse_briefing(text, doc_id_for(path))
 
 
 def clean_text(raw: str) -> str:
@@ -118,40 +157,97 @@ def _is_heading(line: str) -> bool:
     return 0 < len(words) <= 8 and not re.search(r"[.,;:!\"”’)]$", stripped)
 
 
-def parse_briefing(raw: str, doc_id: str) -> Briefing:
-    text = clean_text(raw)
+def parse_briefing(
+    raw: str,
+    doc_id: str,
+    *,
+    title: str = "",
+    date: str = "",
+    headings: Sequence[tuple[int, int]] = (),
+    pages: Sequence[Page] = (),
+    source_format: str = "txt",
+) -> Briefing:
+    """A Briefing from plain text (.txt, .md) or from a reader's Extract (readers.py).
+
+    Plain text is cleaned first (print-view cruft, line ends); a reader's text is already laid out
+    clean and is kept as it is, since its `headings` ((start, end) of each heading line) and `pages`
+    are offsets into it. A `title` or `date` the file's metadata gave goes first, on a line of its
+    own, where the text does not open with it: the opening passage, shown with every answer, then
+    holds it. Sections follow the format's headings where it has any, else the text's own.
+    """
+    text = clean_text(raw) if source_format in PLAIN_FORMATS else raw
     if not re.search(r"\w", text):
         raise BriefingError(f"{doc_id}: the briefing has no text after cleaning")
+    front = _front_matter(text, title, date)
+    text = front + text
+    heading_starts = {start + len(front) for start, _ in headings}
+    pages = tuple(Page(page.number, page.start + len(front), page.end + len(front)) for page in pages)
 
-    lines: list[tuple[int, str]] = []
-    offset = 0
-    for line in text.split("\n"):
-        lines.append((offset, line))
-        offset += len(line) + 1
-    content = [(start, line) for start, line in lines if line.strip()]
+    content = _content_lines(text)
+    found_date, title_index = _opening(content, title)
+    title = title or _heading_text(content[title_index][1])
+    position = title_index + 1
 
-    date = ""
-    position = 0
-    if _DATE_LINE.match(content[0][1]):
-        date = content[0][1].strip()
-        position = 1
-    title_line = content[position][1] if position < len(content) else content[0][1]
-    title = _heading_text(title_line)
-    position += 1
-    lede = ""
-    if position < len(content) and not _is_heading(content[position][1]):
-        lede = content[position][1].strip()
+    def is_heading(index: int) -> bool:
+        start, line = content[index]
+        return start in heading_starts if heading_starts else _is_heading(line)
 
+    lede = content[position][1].strip() if position < len(content) and not is_heading(position) else ""
     sections: list[Section] = []
     current_title, current_start = title, 0
-    for index, (start, line) in enumerate(content[position:], start=position):
-        followed_by_paragraph = index + 1 < len(content) and not _is_heading(content[index + 1][1])
-        if _is_heading(line) and followed_by_paragraph:
+    for index in range(position, len(content)):
+        start, line = content[index]
+        # Without the format's headings, a heading-like line counts only when a paragraph follows it.
+        followed_by_paragraph = bool(heading_starts) or (index + 1 < len(content) and not is_heading(index + 1))
+        if is_heading(index) and followed_by_paragraph:
             sections.append(Section(current_title, current_start, start))
             current_title, current_start = _heading_text(line), start + len(line) + 1
     sections.append(Section(current_title, current_start, len(text)))
     sections = [s for s in sections if text[s.start : s.end].strip()]
-    return Briefing(doc_id=doc_id, text=text, title=title, date=date, lede=lede, sections=tuple(sections))
+    return Briefing(
+        doc_id=doc_id,
+        text=text,
+        title=title,
+        date=date or found_date,
+        lede=lede,
+        sections=tuple(sections),
+        pages=pages,
+        source_format=source_format,
+    )
+
+
+def _content_lines(text: str) -> list[tuple[int, str]]:
+    """(start, line) of each line with text."""
+    lines, offset = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            lines.append((offset, line))
+        offset += len(line) + 1
+    return lines
+
+
+def _same_line(line: str, wanted: str) -> bool:
+    return " ".join(_heading_text(line).split()).casefold() == " ".join(wanted.split()).casefold()
+
+
+def _front_matter(text: str, title: str, date: str) -> str:
+    """The lines of metadata to put before `text`: its date and title, unless it opens with them."""
+    opening = [line for _, line in _content_lines(text[:2000])[:2]]
+    missing = []
+    if date and not any(_DATE_LINE.match(line) for line in opening):
+        missing.append(date)
+    if title and not any(_same_line(line, title) for line in opening):
+        missing.append(title)
+    return "".join(line + "\n\n" for line in missing)
+
+
+def _opening(content: list[tuple[int, str]], title: str) -> tuple[str, int]:
+    """The date on the text's first line (or ""), and which content line is the title."""
+    dated = bool(_DATE_LINE.match(content[0][1]))
+    position = 1 if dated else 0
+    if title:
+        position = next((i for i, (_, line) in enumerate(content[:3]) if _same_line(line, title)), position)
+    return (content[0][1].strip() if dated else ""), min(position, len(content) - 1)
 
 
 def _heading_text(line: str) -> str:

@@ -1,0 +1,445 @@
+"""Readers for the briefing formats that need a parser: HTML, PDF and DOCX.
+
+Each reader takes the file's bytes and returns an `Extract`: the text laid out as briefbot keeps
+it (one paragraph a line, a blank line between paragraphs) and the structure the format itself
+records (headings, pages) as offsets into that text, so `parse_briefing` can use them unchanged.
+
+They run in a worker process (`read_isolated`): a parser fed a hostile or broken file can exhaust
+memory, loop or crash, and then one file fails with a message instead of the server or the CLI.
+The parser libraries are imported inside the readers, so only the worker ever loads them.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import multiprocessing
+import re
+import resource
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+
+from briefbot.briefing import Page
+from briefbot.errors import BriefingError
+
+WORKER_MEMORY_BYTES = 2 * 1024**3
+WORKER_TIMEOUT_S = 120
+FORMAT_NAMES = {"html": "an HTML page", "pdf": "a PDF", "docx": "a Word (.docx) document"}
+# Word's own XML compresses about 10:1; a member expanding far more than that is built to.
+_BOMB_RATIO = 100
+_BOMB_MIN_BYTES = 1_000_000
+# Private-use glyphs (Symbol-font bullets), soft hyphens, zero-width marks, control characters.
+_INVISIBLE = re.compile(r"[\ue000-\uf8ff\u00ad\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A PDF title that names the file it was printed from says nothing about the briefing.
+_FILE_NAME_TITLE = re.compile(r"\.(docx?|odt|rtf|pdf|txt|html?|indd|pptx?)\s*$|^Microsoft Word - ", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(r"^\W*(page\s*)?#(\s*(/|of)\s*#)?\W*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Extract:
+    """A document's text and the structure its format records, as offsets into `text`."""
+
+    text: str
+    title: str = ""
+    date: str = ""
+    headings: tuple[tuple[int, int], ...] = ()  # (start, end) of each heading line
+    pages: tuple[Page, ...] = ()
+
+
+def tidy(text: str) -> str:
+    """One line of text: invisible characters gone, every run of whitespace (NBSP too) one space."""
+    return re.sub(r"\s+", " ", _INVISIBLE.sub("", text)).strip()
+
+
+@dataclass
+class _Layout:
+    """The text built one block at a time, remembering where each block, heading and page falls."""
+
+    parts: list[str] = field(default_factory=list)
+    size: int = 0
+    blocks: list[tuple[int, int, int]] = field(default_factory=list)  # start, end, page
+    headings: list[tuple[int, int]] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
+
+    def add(self, block: str, heading: bool = False, page: int = 0, joined: bool = False) -> None:
+        """A paragraph (or heading); `joined` continues the last paragraph instead (across a page break)."""
+        block = tidy(block)
+        if not block:
+            return
+        separator = (" " if joined else "\n\n") if self.parts else ""
+        start = self.size + len(separator)
+        self.parts += [separator, block]
+        self.size = start + len(block)
+        if joined and self.blocks:
+            self.blocks[-1] = (self.blocks[-1][0], self.size, self.blocks[-1][2])
+        else:
+            self.blocks.append((start, self.size, page))
+        if heading:
+            self.headings.append((start, self.size))
+        if page and (not self.pages or self.pages[-1].number != page):
+            self.pages.append(Page(page, start, self.size))
+        elif page:
+            self.pages[-1] = Page(page, self.pages[-1].start, self.size)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def extract(self, title: str = "", date: str = "") -> Extract:
+        return Extract(self.text, tidy(title), date, tuple(self.headings), tuple(self.pages))
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def read_html(data: bytes) -> Extract:
+    # trafilatura: the best main-text scores of the open extractors in published comparisons, and it
+    # reads title and date from the page's metadata (htmldate); readability-lxml reads no date, and
+    # resiliparse kept the navigation and table of contents of the test page.
+    import copy
+
+    import trafilatura
+
+    tree = trafilatura.load_html(data)
+    if tree is None:
+        raise BriefingError("is not an HTML page with any text")
+    source = copy.deepcopy(tree)  # extraction prunes the tree it is given
+    document = trafilatura.bare_extraction(
+        tree, include_comments=False, include_tables=True, with_metadata=True, date_extraction_params={"extensive_search": False}
+    )
+    blocks = list(_html_blocks(document.body)) if document is not None and document.body is not None else []
+    if not any(text for text, _ in blocks):
+        raise BriefingError("has no main text (only navigation, scripts or markup)")
+    layout = _Layout()
+    for text, heading in _with_source_headings(blocks, source):
+        layout.add(text, heading)
+    return layout.extract(document.title or "", document.date or "")
+
+
+def _html_blocks(body):
+    """(text, is_heading) of each block trafilatura kept: paragraphs, headings, list items, table rows."""
+    for element in body:
+        if element.tag == "list":
+            for item in element.iter("item"):
+                yield _own_text(item), False
+        elif element.tag == "table":
+            for row in element.iter("row"):
+                yield " | ".join(tidy("".join(cell.itertext())) for cell in row), False
+        else:
+            yield tidy("".join(element.itertext())), element.tag == "head"
+
+
+def _own_text(item) -> str:
+    """A list item's text without that of the lists nested in it (they are items of their own)."""
+    pieces = [item.text or ""]
+    for child in item:
+        if child.tag != "list":
+            pieces.append("".join(child.itertext()))
+        pieces.append(child.tail or "")
+    return tidy("".join(pieces))
+
+
+_HTML_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+
+
+def _with_source_headings(blocks: list[tuple[str, bool]], source) -> list[tuple[str, bool]]:
+    """The blocks with the page's h1-h6 put back before the block that follows each.
+
+    trafilatura drops a heading that sits alone in nested wrappers (DocBook, many CMS themes), so
+    headings come from the page itself: each block is found in the page's running text, and the
+    headings between it and the block before come first. Before the first block only the nearest
+    heading counts: the ones further up belong to the site's header.
+    """
+    from lxml import etree
+
+    running, marks = [], []
+    length = 0
+    for event, element in etree.iterwalk(source, events=("start", "end")):
+        if not isinstance(element.tag, str):
+            continue
+        piece = element.text if event == "start" else element.tail
+        if event == "start" and element.tag in _HTML_HEADINGS:
+            marks.append((length, tidy("".join(element.itertext()))))
+        if piece:
+            running.append(piece)
+            length += len(piece)
+    page_text = "".join(running)
+    merged, cursor = [], 0
+    for text, heading in blocks:
+        words = text.split()[:8]
+        found = re.compile(r"\s+".join(map(re.escape, words))).search(page_text, cursor) if words else None
+        if found:
+            before = [title for at, title in marks if cursor <= at <= found.start()]
+            for title in before[-1:] if not merged else before:
+                if title and title != text:
+                    merged.append((title, True))
+            cursor = found.end()
+        merged.append((text, heading))
+    return merged
+
+
+# --- PDF ----------------------------------------------------------------------------------------
+
+
+def read_pdf(data: bytes, max_pages: int) -> Extract:
+    # pypdf: pure Python, so no native parser to crash on a hostile file, and BSD-licensed; PyMuPDF
+    # lays text out better but is AGPL, and pdfminer.six is slower with no outline or password helpers.
+    from pypdf import PdfReader
+
+    if b"%PDF-" not in data[:1024]:
+        raise BriefingError("is not a PDF (it does not start with %PDF-)")
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not _opens_without_password(reader):
+        raise BriefingError("is an encrypted (password-protected) PDF: save a copy without the password and use that")
+    count = len(reader.pages)
+    if count > max_pages:
+        raise BriefingError(f"has {count:,} pages, over the limit of {max_pages:,} pages")
+    pages = [_page_lines(page) for page in reader.pages]
+    layout = _Layout()
+    for number, lines in enumerate(_without_running_heads(pages), start=1):
+        for index, paragraph in enumerate(_paragraphs(lines)):
+            joined = index == 0 and bool(layout.parts) and _continues(layout.parts[-1], paragraph)
+            layout.add(paragraph, page=number, joined=joined)
+    if not layout.size:
+        raise BriefingError("has no text layer (a scanned PDF?): run it through OCR first")
+    text = layout.text
+    for title, number in _outline(reader):
+        _mark_heading(layout, text, title, number)
+    return layout.extract(*_pdf_title_and_date(reader))
+
+
+def _opens_without_password(reader) -> bool:
+    """Many PDFs are encrypted only to restrict printing, with an empty password to open them."""
+    try:
+        return bool(reader.decrypt(""))
+    except Exception:  # an encryption pypdf cannot undo without an extra package is as closed to us
+        return False
+
+
+def _page_lines(page) -> list[tuple[float, float, str]]:
+    """(height on the page, font size, text) of each line pypdf reads from the page."""
+    lines: list[tuple[float, float, str]] = []
+    current: dict = {"y": None, "size": 0.0, "text": ""}
+
+    def visit(text, cm, tm, font, size):
+        pieces = text.split("\n")
+        for index, piece in enumerate(pieces):
+            if index:
+                lines.append((current["y"] or 0.0, current["size"], current["text"]))
+                current.update(y=None, size=0.0, text="")
+            if piece.strip() and current["y"] is None:
+                # The text matrix times the transformation matrix places the line and scales the font.
+                c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
+                current.update(y=tm[4] * cm[1] + tm[5] * cm[3] + cm[5], size=size * math.hypot(c, d))
+            current["text"] += piece
+
+    page.extract_text(visitor_text=visit)
+    lines.append((current["y"] or 0.0, current["size"], current["text"]))
+    return [line for line in lines if line[2].strip()]
+
+
+def _without_running_heads(pages: list[list]) -> list[list]:
+    """The pages without page numbers and the running header or footer repeated at their top or bottom."""
+
+    def key(line) -> str:
+        return re.sub(r"\d+", "#", tidy(line[2]).lower())
+
+    edges = Counter(key(line) for lines in pages for line in (lines[:1] + lines[1:][-1:]))
+    repeated = {k for k, n in edges.items() if n >= max(3, len(pages) / 2)}
+
+    def running(line) -> bool:
+        return key(line) in repeated or bool(_PAGE_NUMBER.match(key(line)))
+
+    cleaned = []
+    for lines in pages:
+        lines = list(lines)
+        while lines and running(lines[0]):
+            lines.pop(0)
+        while lines and running(lines[-1]):
+            lines.pop()
+        cleaned.append(lines)
+    return cleaned
+
+
+def _paragraphs(lines: list[tuple[float, float, str]]) -> list[str]:
+    """Lines joined into paragraphs: a new one where the font size changes (a heading) or the gap
+    above a line is wider than the usual pitch of lines of its size; a hyphen at a line end is kept, unspaced."""
+    gaps: dict[float, list[float]] = {}
+    for above, below in zip(lines, lines[1:]):
+        if above[0] > below[0] and above[1] == below[1]:
+            gaps.setdefault(below[1], []).append(above[0] - below[0])
+    # The lower quartile, not the median: on a page of one-line paragraphs most gaps are paragraph gaps.
+    pitch = {size: sorted(found)[len(found) // 4] for size, found in gaps.items()}
+    paragraphs: list[str] = []
+    for index, (y, size, text) in enumerate(lines):
+        previous = lines[index - 1] if index else None
+        gap = previous[0] - y if previous else 0.0
+        new = (
+            previous is None
+            or abs(size - previous[1]) > 0.1 * max(size, previous[1])
+            or not 0 < gap <= 1.3 * max(pitch.get(size, 0.0), 1.2 * size)
+        )
+        text = tidy(text)
+        if new:
+            paragraphs.append(text)
+        else:
+            paragraphs[-1] += text if paragraphs[-1].endswith("-") else " " + text
+    return paragraphs
+
+
+def _continues(last_paragraph: str, paragraph: str) -> bool:
+    """Whether a page's first paragraph goes on with the sentence the previous page broke off."""
+    return not re.search(r"[.!?:;\"”’)]$", last_paragraph) and paragraph[:1].islower()
+
+
+def _outline(reader) -> list[tuple[str, int]]:
+    """(title, page number) of each bookmark, nested ones too; [] when the outline is broken."""
+    found: list[tuple[str, int]] = []
+
+    def walk(items) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                found.append((tidy(str(item.title)), reader.get_destination_page_number(item) + 1))
+
+    try:
+        walk(reader.outline)
+    except Exception:  # a broken outline is no reason to refuse the text
+        return []
+    return found
+
+
+def _mark_heading(layout: _Layout, text: str, title: str, page: int) -> None:
+    """Record as a heading the block of that page that reads exactly as the bookmark's title."""
+    for start, end, block_page in layout.blocks:
+        if block_page == page and text[start:end].casefold() == title.casefold() and (start, end) not in layout.headings:
+            layout.headings.append((start, end))
+            layout.headings.sort()
+            return
+
+
+def _pdf_title_and_date(reader) -> tuple[str, str]:
+    """The metadata's title, unless it names a file, and the day of its CreationDate ("D:YYYYMMDD…")."""
+    try:
+        metadata = reader.metadata or {}
+        title, created = str(metadata.get("/Title") or ""), str(metadata.get("/CreationDate") or "")
+    except Exception:  # unreadable metadata: the text still gives a title
+        return "", ""
+    day = re.match(r"(?:D:)?(\d{4})(\d{2})(\d{2})", created)
+    return ("" if _FILE_NAME_TITLE.search(title) else title), ("-".join(day.groups()) if day else "")
+
+
+# --- DOCX ---------------------------------------------------------------------------------------
+
+
+def read_docx(data: bytes, max_bytes: int) -> Extract:
+    # python-docx: paragraph styles (Heading n, Title) and core properties as they are in the file,
+    # MIT-licensed; docx2python and mammoth turn styles into text or HTML first.
+    import docx
+    from docx.table import Table
+
+    _check_zip(data, max_bytes)
+    document = docx.Document(io.BytesIO(data))
+    layout = _Layout()
+    styled_title = ""
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                cells = {cell._tc: cell for cell in row.cells}.values()  # a merged cell repeats in each column it spans
+                layout.add(" | ".join(tidy(cell.text) for cell in cells))
+            continue
+        styles = _style_names(block.style)
+        if "Title" in styles and not styled_title:
+            styled_title = block.text
+        layout.add(block.text, heading=any(re.fullmatch(r"Heading \d", name) for name in styles))
+    if not layout.size:
+        raise BriefingError("has no text")
+    properties = document.core_properties
+    date = properties.created.date().isoformat() if properties.created else ""
+    return layout.extract(properties.title or styled_title, date)
+
+
+def _style_names(style) -> set[str]:
+    """The paragraph's style and those it is based on: a custom style built on "Heading 2" is a heading."""
+    names = set()
+    while style is not None and style.name not in names:
+        names.add(style.name)
+        style = style.base_style
+    return names
+
+
+def _check_zip(data: bytes, max_bytes: int) -> None:
+    """Refuse a decompression bomb from its directory, before a byte of it is unpacked."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise BriefingError("is not a Word document (a .docx is a zip archive, and this file is not one)") from None
+    members = archive.infolist()
+    total = sum(member.file_size for member in members)
+    if total > max_bytes:
+        raise BriefingError(f"would unzip to {total:,} bytes, over the {max_bytes:,}-byte limit (a decompression bomb?)")
+    for member in members:
+        if member.file_size > _BOMB_MIN_BYTES and member.file_size > _BOMB_RATIO * max(member.compress_size, 1):
+            ratio = member.file_size // max(member.compress_size, 1)
+            raise BriefingError(f"has a part that would expand {ratio:,} times when unzipped (a decompression bomb?)")
+    if "word/document.xml" not in archive.namelist():
+        raise BriefingError("is not a Word document (the zip archive has no word/document.xml)")
+
+
+# --- the worker ---------------------------------------------------------------------------------
+
+
+def read_isolated(source_format: str, data: bytes, *, max_bytes: int, max_pages: int) -> Extract:
+    """Read `data` with the reader for `source_format` in a fresh process limited in memory and time.
+
+    Raises BriefingError with a message for people (the caller adds the file name), whatever went
+    wrong. The process is spawned, so like any spawned child it imports the main script again: a
+    script calling this must guard its top-level code with `if __name__ == "__main__":`.
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    limits = (max_bytes, max_pages, WORKER_MEMORY_BYTES)
+    worker = context.Process(target=_work, args=(sender, source_format, data, *limits), daemon=True)
+    worker.start()
+    sender.close()  # the worker holds the only sending end now, so its death reads as end-of-file
+    try:
+        if not receiver.poll(WORKER_TIMEOUT_S):
+            raise BriefingError(f"took longer than {WORKER_TIMEOUT_S} s to read, so reading it was stopped")
+        outcome, value = receiver.recv()
+    except EOFError:
+        raise BriefingError(f"crashed the reader for {FORMAT_NAMES[source_format]}s: the file is damaged or hostile") from None
+    finally:
+        worker.kill()
+        worker.join()
+        receiver.close()
+    if outcome == "error":
+        raise BriefingError(value)
+    return value
+
+
+def _work(sender, source_format: str, data: bytes, max_bytes: int, max_pages: int, memory_bytes: int) -> None:
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    except (ValueError, OSError):  # a system without address-space limits still has the time limit
+        pass
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about sloppy files are not for users
+    try:
+        outcome = ("ok", _read(source_format, data, max_bytes, max_pages))
+    except BriefingError as exc:
+        outcome = ("error", str(exc))
+    except MemoryError:
+        outcome = ("error", f"needs more than {memory_bytes // 2**20:,} MB of memory to read (damaged or hostile?)")
+    except Exception:
+        outcome = ("error", f"cannot be read as {FORMAT_NAMES[source_format]}: it is damaged, or not really one")
+    sender.send(outcome)
+
+
+def _read(source_format: str, data: bytes, max_bytes: int, max_pages: int) -> Extract:
+    if source_format == "pdf":
+        return read_pdf(data, max_pages)
+    if source_format == "docx":
+        return read_docx(data, max_bytes)
+    return read_html(data)
