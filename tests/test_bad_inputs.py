@@ -5,7 +5,8 @@ Case fields, one JSON object a line:
   question          any JSON value (null, numbers and lists test the type check); for a
                     briefing_file, the question asked once the file is indexed
   history           kind history: the history argument, any JSON value
-  file              kind briefing_file: {"name", and "text" | "bytes" | "directory": true | "missing": true}
+  file              kind briefing_file: {"name", and "text" | "bytes" | "path" | "directory": true | "missing": true};
+                    "path" is a fixture under tests/data/ (a binary too big to inline), copied to "name"
   error_mentions    words the error message must contain (case-insensitive)
   model_reply       what the fake model says instead of its own choice: a model that obeyed an injection
   must_not_contain  text the answer must never contain (the system prompt is always checked)
@@ -368,6 +369,8 @@ def _write(case: dict, folder: Path) -> Path:
         path.write_bytes(spec["text"].encode("utf-8"))
     elif "bytes" in spec:
         path.write_bytes(spec["bytes"])
+    elif "path" in spec:
+        shutil.copy(CORPUS.parent / spec["path"], path)
     return path
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from briefbot.briefing import clean_text, load_briefing, parse_briefing, sentence_spans
+from briefbot.briefing import Page, clean_text, load_briefing, parse_briefing, sentence_spans
 from briefbot.errors import BriefingError
 from briefbot.settings import DEFAULT_BRIEFING
 
@@ -56,7 +56,7 @@ def test_markdown_headings_become_sections():
         ("binary.txt", b"\x00\x01\x02abc", "binary"),
         ("latin1.txt", "caf\xe9 au lait".encode("latin-1"), "not valid UTF-8"),
         ("empty.txt", b"   \n\n", "no text"),
-        ("image.png", b"\x89PNG", "only .txt and .md"),
+        ("image.png", b"\x89PNG", "cannot read .png files; supported formats: .txt, .md, .html, .htm, .pdf, .docx"),
     ],
 )
 def test_bad_briefing_files_get_clear_errors(tmp_path, name, content, message):
@@ -69,3 +69,34 @@ def test_bad_briefing_files_get_clear_errors(tmp_path, name, content, message):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(BriefingError, match="cannot be read"):
         load_briefing(tmp_path / "nope.txt")
+
+
+def _spans(text: str, *lines: str) -> tuple[tuple[int, int], ...]:
+    return tuple((text.index(line), text.index(line) + len(line)) for line in lines)
+
+
+def test_a_readers_title_and_date_lead_the_text_and_its_offsets_follow():
+    raw = "Patrols rose in March.\n\nBorder posts\n\nKhorog has 1,200 guards.\n\nShort line\n\nRiver crossings\n\nThree were closed."
+    pages = (Page(1, 0, raw.index("Short line") - 2), Page(2, raw.index("Short line"), len(raw)))
+    briefing = parse_briefing(
+        raw, "memo", title="Border memo", date="2017-04-25", headings=_spans(raw, "Border posts", "River crossings"), pages=pages, source_format="pdf"
+    )
+    assert briefing.text == "2017-04-25\n\nBorder memo\n\n" + raw
+    assert (briefing.title, briefing.date, briefing.lede, briefing.source_format) == ("Border memo", "2017-04-25", "Patrols rose in March.", "pdf")
+    # Only the format's headings make sections: "Short line" looks like one to the text rules, but is not.
+    assert [s.title for s in briefing.sections] == ["Border memo", "Border posts", "River crossings"]
+    assert briefing.text[briefing.sections[1].start : briefing.sections[1].end].strip() == "Khorog has 1,200 guards.\n\nShort line"
+    assert briefing.page_at(briefing.text.index("Khorog")) == 1 and briefing.page_at(briefing.text.index("Three")) == 2
+    assert briefing.page_at(0) is None
+
+
+def test_a_text_that_opens_with_its_title_gets_nothing_put_before_it():
+    raw = "Border memo\n\nPatrols rose in March."
+    briefing = parse_briefing(raw, "memo", title="Border  memo", source_format="docx")
+    assert briefing.text == raw and briefing.title == "Border  memo" and briefing.lede == "Patrols rose in March."
+
+
+def test_without_the_formats_headings_sections_come_from_the_text():
+    raw = "Border memo\n\nPatrols rose in March.\n\nRiver crossings\n\nThree were closed."
+    briefing = parse_briefing(raw, "memo", title="Border memo", pages=(Page(1, 0, len(raw)),), source_format="pdf")
+    assert [s.title for s in briefing.sections] == ["Border memo", "River crossings"]

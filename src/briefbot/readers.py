@@ -11,6 +11,7 @@ The parser libraries are imported inside the readers, so only the worker ever lo
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import math
@@ -27,6 +28,7 @@ from briefbot.errors import BriefingError
 WORKER_MEMORY_BYTES = 2 * 1024**3
 WORKER_TIMEOUT_S = 120
 FORMAT_NAMES = {"html": "an HTML page", "pdf": "a PDF", "docx": "a Word (.docx) document"}
+_PARSERS = {"html": "trafilatura", "pdf": "pypdf", "docx": "docx"}
 # Word's own XML compresses about 10:1; a member expanding far more than that is built to.
 _BOMB_RATIO = 100
 _BOMB_MIN_BYTES = 1_000_000
@@ -156,7 +158,8 @@ def _with_source_headings(blocks: list[tuple[str, bool]], source) -> list[tuple[
 
     running, marks = [], []
     length = 0
-    for event, element in etree.iterwalk(source, events=("start", "end")):
+    body = source.find(".//body")
+    for event, element in etree.iterwalk(source if body is None else body, events=("start", "end")):
         if not isinstance(element.tag, str):
             continue
         piece = element.text if event == "start" else element.tail
@@ -173,7 +176,7 @@ def _with_source_headings(blocks: list[tuple[str, bool]], source) -> list[tuple[
         if found:
             before = [title for at, title in marks if cursor <= at <= found.start()]
             for title in before[-1:] if not merged else before:
-                if title and title != text:
+                if title and title != text and (not merged or merged[-1][0] != title):
                     merged.append((title, True))
             cursor = found.end()
         merged.append((text, heading))
@@ -421,6 +424,8 @@ def read_isolated(source_format: str, data: bytes, *, max_bytes: int, max_pages:
 
 
 def _work(sender, source_format: str, data: bytes, max_bytes: int, max_pages: int, memory_bytes: int) -> None:
+    # Imported before the limit, which is for what the file makes the parser do.
+    importlib.import_module(_PARSERS[source_format])
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     except (ValueError, OSError):  # a system without address-space limits still has the time limit
