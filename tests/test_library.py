@@ -205,7 +205,7 @@ def test_example_questions_come_from_the_distinctive_headings():
         "# Weekly report\n\nIn brief, things happened.\n\n## 1. Introduction\n\nSome words here.\n\n"
         "## 2. Why does the Panj matter?\n\nIt is a river.\n\n## Chapter 3: The Wakhan Corridor\n\nA narrow strip.\n\n"
         "## OK, we know the route... who guards it?!\n\nBorder troops.\n\n## References\n\nNone.\n\n"
-        "## The Wakhan corridor\n\nAgain.\n\n## Trade\n\nSome trade.\n",
+        "## The Wakhan corridor\n\nAgain.\n\n## 12 May 2024\n\nA dateline.\n\n## Trade\n\nSome trade.\n",
         "weekly", source_format="md",
     )
     assert example_questions(briefing) == [

@@ -276,12 +276,19 @@ _GENERIC_HEADINGS = frozenset(
         "see also", "sources", "summary",
     }
 )
-_NUMBERING = re.compile(r"^\s*(\d+(\.\d+)*[.)]?\s+|([ivxlc]+|[a-z])[.)]\s+|(chapter|part|section)\s+\w+[:.]?\s+)", re.IGNORECASE)
-_QUESTION_WORD = re.compile(r"^(who|whom|whose|what|which|when|where|why|how|is|are|was|were|can|could|will|should|does|do|did)\b", re.IGNORECASE)
+# "2.", "2.3 ", "iv) ", "b. ", "Chapter 3: " before a heading.
+_NUMBERING = re.compile(
+    r"^\s*(\d+(\.\d+)*[.)]?\s+|([ivxlc]+|[a-z])[.)]\s+|(chapter|part|section)\s+\w+[:.]?\s+)", re.IGNORECASE
+)
+_QUESTION_WORD = re.compile(
+    r"^(who|whom|whose|what|which|when|where|why|how|is|are|was|were|can|could|will|should|does|do|did)\b", re.IGNORECASE
+)
 # Where a heading holds several sentences: after ?, ! or an ellipsis ("." is also an abbreviation's).
 _HEADING_SENTENCE_END = re.compile(r"(?<=[?!…])\s+|(?<=\.\.\.)\s+")
 _INITIAL = re.compile(r"[A-Z]\.")
 _POSSESSIVE = re.compile(r"['’]s$")
+# Digits and at most one word: a dateline ("3 May 2024"), a year, "Table 3"; nothing to ask about.
+_DATELIKE = re.compile(r"[\d\s,./:-]*(?:[^\W\d_]+[\d\s,./:-]*)?")
 _EDGE_PUNCTUATION = "\"“”‘’'()[],;:.!?"
 _MAX_HEADING_CHARS = 80
 
@@ -290,15 +297,18 @@ def example_questions(briefing: Briefing, count: int = 4) -> list[str]:
     """Questions a reader might ask first, made from the briefing's own structure.
 
     One per section heading, in document order, for the first `count` distinctive headings: not the
-    title again, not a heading that only says where one is ("Introduction", "Summary", "References"),
-    not a repeat (numbering such as "2." or "Chapter 3:" is ignored in all three). A heading that is
-    a question, or has one among its sentences ("OK, I know what X is... what is Y?!"), is asked as
-    it stands; any other of one sentence and heading length becomes "What does the briefing say
-    about <heading>?". With fewer headings than that, the names the lede mentions make up the rest,
-    "What does the briefing say about <name>?": capitalised words that are not ordinary English, as
-    the verifier finds them, adjacent ones joined ("Paul Baran"), names of several words first
-    (they say more). Not the title's: Title Case capitalises ordinary words too. A briefing with
-    neither gets "What are the main points of the briefing?".
+    title again, not a heading that only says where one is ("Introduction", "Summary", "References")
+    or when ("3 May 2024": digits and at most one word), not a repeat (numbering such as "2." or
+    "Chapter 3:" is ignored in all of these). A heading that is a question, or has one among its
+    sentences ("OK, I know what X is... what is Y?!"), is asked as it stands; any other of one
+    sentence and at most 80 characters becomes "What does the briefing say about <heading>?".
+
+    With fewer headings than that, the names the lede mentions make up the rest, "What does the
+    briefing say about <name>?": capitalised words that are not ordinary English, as the verifier
+    finds them, adjacent ones joined ("Paul Baran"), names of several words first (they say more).
+    Not the title's: Title Case capitalises ordinary words too. A briefing with neither gets "What
+    are the main points of the briefing?". No rule knows any one document: only headings, the
+    lede and capitals.
     """
     questions: list[str] = []
     seen = {_normalised(briefing.title)}
@@ -327,9 +337,10 @@ def _heading_question(heading: str) -> str | None:
     for part in parts:
         if part.endswith("?") and _QUESTION_WORD.match(part) and len(part) <= _MAX_HEADING_CHARS:
             return part[0].upper() + part[1:]
-    if len(parts) == 1 and re.search(r"[^\W\d_]", heading) and len(heading) <= _MAX_HEADING_CHARS:
+    dateline = _DATELIKE.fullmatch(heading) and re.search(r"\d", heading)
+    if len(parts) == 1 and not dateline and len(heading) <= _MAX_HEADING_CHARS:
         return _about(heading)
-    return None  # several sentences, none a question: no subject to ask about
+    return None  # a date, or several sentences and none a question: no subject to ask about
 
 
 def _name_phrases(text: str, source: str) -> list[str]:
