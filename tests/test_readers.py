@@ -20,6 +20,7 @@ DOCUMENTS = [
     "debian-faq-basic-defs.html",
     "debian-faq-basic-defs.docx",
     "debian-faq-basic-defs.pdf",
+    "debian-faq-basic-defs-dblatex.pdf",
     "packet-switching.pdf",
 ]
 FAQ_SECTIONS = [
@@ -95,7 +96,7 @@ def test_a_sentence_broken_by_a_page_end_is_one_span_on_two_pages(briefings):
     assert (briefing.page_at(start), briefing.page_at(end - 1)) == (3, 4)
 
 
-def test_pdf_without_bookmarks_takes_title_from_metadata_and_sections_from_the_text(briefings):
+def test_pdf_without_bookmarks_takes_title_from_metadata_and_headings_from_type_sizes(briefings):
     briefing = briefings["packet-switching.pdf"]
     assert briefing.title == "Packet switching"
     assert [s.title for s in briefing.sections] == ["Packet switching"]
@@ -105,6 +106,23 @@ def test_pdf_without_bookmarks_takes_title_from_metadata_and_sections_from_the_t
     start = briefing.text.index("Tymnet was also connected to dozens of other public networks")
     assert briefing.page_at(start) == 4
     assert "\n" not in briefing.text[briefing.text.rindex("\n", 0, start) + 1 : start]
+
+
+def test_a_latex_pdf_reads_as_its_words_without_page_furniture(briefings):
+    briefing = briefings["debian-faq-basic-defs-dblatex.pdf"]
+    assert [p.number for p in briefing.pages] == [1, 2, 3]
+    # Spaced words (pypdf ran them together), the hyphenation undone, the URL broken over two lines whole.
+    assert "This document gives frequently asked questions (with their answers!)" in briefing.text
+    assert "pointers to other documentation will be given" in briefing.text
+    assert "(https://www.debian.org/social_contract#guidelines))." in briefing.text
+    # The running header ("CHAPTER 1. DEFINITIONS AND OVERVIEW  1.3. OK, NOW I KNOW…") and the page numbers go.
+    assert "CHAPTER" not in briefing.text and not any(line.strip().isdigit() for line in briefing.text.split("\n"))
+    start, end = _sentence(
+        briefing,
+        "For Debian, free has the GNUish meaning (see the Debian Free Software Guidelines (https://www.debian.org/social_contract#guidelines)).",
+    )
+    assert briefing.page_at(start) == 1
+    assert "1.3 OK, now I know what Debian is... what is Linux?!" in [s.title for s in briefing.sections]
 
 
 @pytest.mark.parametrize("name, title, source_format", [("harvard-university.txt", "Harvard University", "txt"), ("islamism.md", "Islamism", "md")])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import io
 import logging
-import math
 import multiprocessing
 import re
 import resource
@@ -26,9 +25,10 @@ from briefbot.briefing import Page
 from briefbot.errors import BriefingError
 
 WORKER_MEMORY_BYTES = 2 * 1024**3
-WORKER_TIMEOUT_S = 120
+# pdfminer lays out about 10 pages a second on one core here: 500 pages take a minute, more on a busy machine.
+WORKER_TIMEOUT_S = 300
 FORMAT_NAMES = {"html": "an HTML page", "pdf": "a PDF", "docx": "a Word (.docx) document"}
-_PARSERS = {"html": "trafilatura", "pdf": "pypdf", "docx": "docx"}
+_PARSERS = {"html": ("trafilatura",), "pdf": ("pypdf", "pdfminer.high_level"), "docx": ("docx",)}
 # Word's own XML compresses about 10:1; a member expanding far more than that is built to.
 _BOMB_RATIO = 100
 _BOMB_MIN_BYTES = 1_000_000
@@ -36,6 +36,8 @@ _BOMB_MIN_BYTES = 1_000_000
 _INVISIBLE = re.compile(r"[\ue000-\uf8ff\u00ad\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # A PDF title that names the file it was printed from says nothing about the briefing.
 _FILE_NAME_TITLE = re.compile(r"\.(docx?|odt|rtf|pdf|txt|html?|indd|pptx?)\s*$|^Microsoft Word - ", re.IGNORECASE)
+# A list item's bullet glyph starts a paragraph and is no part of its text (HTML and DOCX have none).
+_BULLET = re.compile(r"^\s*[•◦▪●■‣]\s*")
 _PAGE_NUMBER = re.compile(r"^\W*(page\s*)?#(\s*(/|of)\s*#)?\W*$", re.IGNORECASE)
 
 
@@ -65,11 +67,12 @@ class _Layout:
     headings: list[tuple[int, int]] = field(default_factory=list)
     pages: list[Page] = field(default_factory=list)
 
-    def add(self, block: str, heading: bool = False, page: int = 0, joined: bool = False) -> None:
-        """A paragraph (or heading); `joined` continues the last paragraph instead (across a page break)."""
+    def add(self, block: str, heading: bool = False, page: int = 0, joined: bool = False) -> bool:
+        """A paragraph (or heading); `joined` continues the last paragraph instead (across a page
+        break). False when the block has no text, and so was left out."""
         block = tidy(block)
         if not block:
-            return
+            return False
         separator = (" " if joined else "\n\n") if self.parts else ""
         start = self.size + len(separator)
         self.parts += [separator, block]
@@ -84,6 +87,7 @@ class _Layout:
             self.pages.append(Page(page, start, self.size))
         elif page:
             self.pages[-1] = Page(page, self.pages[-1].start, self.size)
+        return True
 
     @property
     def text(self) -> str:
@@ -187,8 +191,10 @@ def _with_source_headings(blocks: list[tuple[str, bool]], source) -> list[tuple[
 
 
 def read_pdf(data: bytes, max_pages: int) -> Extract:
-    # pypdf: pure Python, so no native parser to crash on a hostile file, and BSD-licensed; PyMuPDF
-    # lays text out better but is AGPL, and pdfminer.six is slower with no outline or password helpers.
+    # pypdf (pure Python, BSD) for what the file declares: password, page count, bookmarks, metadata.
+    # The text comes from pdfminer.six (pure Python, MIT): it spaces words by where the letters stand,
+    # where pypdf ran the words of a LaTeX-made PDF together ("Thisdocumentgives…", pypdf#3978).
+    # PyMuPDF reads well too but is AGPL.
     from pypdf import PdfReader
 
     if b"%PDF-" not in data[:1024]:
@@ -199,17 +205,21 @@ def read_pdf(data: bytes, max_pages: int) -> Extract:
     count = len(reader.pages)
     if count > max_pages:
         raise BriefingError(f"has {count:,} pages, over the limit of {max_pages:,} pages")
-    pages = [_page_lines(page) for page in reader.pages]
-    layout = _Layout()
-    for number, lines in enumerate(_without_running_heads(pages), start=1):
-        for index, paragraph in enumerate(_paragraphs(lines)):
+    pages = _without_running_heads(_pdf_lines(data))
+    vocabulary = _Vocabulary([line[2] for lines in pages for line in lines])
+    layout, sizes = _Layout(), []
+    for number, lines in enumerate(pages, start=1):
+        for index, (paragraph, size) in enumerate(_paragraphs(lines, vocabulary)):
             joined = index == 0 and bool(layout.parts) and _continues(layout.parts[-1], paragraph)
-            layout.add(paragraph, page=number, joined=joined)
+            if layout.add(paragraph, page=number, joined=joined) and not joined:
+                sizes.append(size)
     if not layout.size:
         raise BriefingError("has no text layer (a scanned PDF?): run it through OCR first")
     text = layout.text
     for title, number in _outline(reader):
         _mark_heading(layout, text, title, number)
+    if not layout.headings:
+        _headings_by_size(layout, sizes)
     return layout.extract(*_pdf_title_and_date(reader))
 
 
@@ -217,65 +227,87 @@ def _opens_without_password(reader) -> bool:
     """Many PDFs are encrypted only to restrict printing, with an empty password to open them."""
     try:
         return bool(reader.decrypt(""))
-    except Exception:  # an encryption pypdf cannot undo without an extra package is as closed to us
+    except Exception:  # an encryption pypdf cannot undo is as closed to us as a password
         return False
 
 
-def _page_lines(page) -> list[tuple[float, float, str]]:
-    """(height on the page, font size, text) of each line pypdf reads from the page."""
-    lines: list[tuple[float, float, str]] = []
-    current: dict = {"y": None, "size": 0.0, "text": ""}
+def _pdf_lines(data: bytes) -> list[list[tuple[float, float, str]]]:
+    """Per page, (bottom, font size, text) of each line, in pdfminer's reading order (columns one after the other)."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams, LTChar, LTTextBox, LTTextLine
 
-    def visit(text, cm, tm, font, size):
-        pieces = text.split("\n")
-        for index, piece in enumerate(pieces):
-            if index:
-                lines.append((current["y"] or 0.0, current["size"], current["text"]))
-                current.update(y=None, size=0.0, text="")
-            if piece.strip() and current["y"] is None:
-                # The text matrix times the transformation matrix places the line and scales the font.
-                c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
-                current.update(y=tm[4] * cm[1] + tm[5] * cm[3] + cm[5], size=size * math.hypot(c, d))
-            current["text"] += piece
+    pages = []
+    for page in extract_pages(io.BytesIO(data), laparams=LAParams()):
+        pieces = []
+        for element in page:
+            # Lines come in boxes (paragraph-like groups), or stand alone when they join no box.
+            for line in list(element) if isinstance(element, LTTextBox) else [element]:
+                sizes = [char.size for char in line if isinstance(char, LTChar)] if isinstance(line, LTTextLine) else []
+                if sizes and line.get_text().strip():
+                    pieces.append([line.y0, max(sizes), line.x0, line.x1, line.get_text().strip()])
+        pages.append(_rejoined(pieces))
+    return pages
 
-    page.extract_text(visitor_text=visit)
-    lines.append((current["y"] or 0.0, current["size"], current["text"]))
-    return [line for line in lines if line[2].strip()]
+
+def _rejoined(pieces: list[list]) -> list[tuple[float, float, str]]:
+    """Pieces of one printed line put back together, in the reading order of the first: a writer
+    that draws a link's text apart from its line (LibreOffice does) leaves pdfminer several lines at
+    one height, an em or less apart. Columns, further apart, stay lines of their own."""
+    rows: list[list[int]] = []
+    for index, piece in enumerate(pieces):
+        row = next((row for row in rows if abs(pieces[row[0]][0] - piece[0]) < 1), None)
+        row.append(index) if row else rows.append([index])
+    lines = []  # first piece's index, bottom, size, text, right edge
+    for row in rows:
+        current = None
+        for index in sorted(row, key=lambda i: pieces[i][2]):
+            y, size, x0, x1, text = pieces[index]
+            if current and x0 - current[4] <= size:
+                current[:] = [min(current[0], index), current[1], max(current[2], size), f"{current[3]} {text}", max(current[4], x1)]
+            else:
+                current = [index, y, size, text, x1]
+                lines.append(current)
+    return [(y, size, text) for _, y, size, text, _ in sorted(lines)]
 
 
 def _without_running_heads(pages: list[list]) -> list[list]:
-    """The pages without page numbers and the running header or footer repeated at their top or bottom."""
+    """The pages without page numbers and running headers or footers: the row of lines at a page's
+    top or bottom edge goes when one of them is a page number, or opens with words (digits aside)
+    that recur at an edge of at least half the pages after the first."""
 
     def key(line) -> str:
-        return re.sub(r"\d+", "#", tidy(line[2]).lower())
+        return " ".join(re.sub(r"\d+", "#", tidy(line[2]).lower()).split()[:4])
 
-    edges = Counter(key(line) for lines in pages for line in (lines[:1] + lines[1:][-1:]))
-    repeated = {k for k, n in edges.items() if n >= max(3, len(pages) / 2)}
+    def edges(lines) -> list[list]:
+        """The lines level with the top line, and those level with the bottom one (a row: left and right parts)."""
+        if not lines:
+            return []
+        top, bottom = max(line[0] for line in lines), min(line[0] for line in lines)
+        return [[line for line in lines if abs(line[0] - edge) < 2] for edge in (top, bottom)]
 
-    def running(line) -> bool:
-        return key(line) in repeated or bool(_PAGE_NUMBER.match(key(line)))
+    counts = Counter(k for lines in pages for k in {key(line) for row in edges(lines) for line in row})
+    repeated = {k for k, n in counts.items() if n >= 2 and n >= (len(pages) - 1) / 2}
+
+    def running(row) -> bool:
+        return any(key(line) in repeated or _PAGE_NUMBER.match(key(line)) for line in row)
 
     cleaned = []
     for lines in pages:
-        lines = list(lines)
-        while lines and running(lines[0]):
-            lines.pop(0)
-        while lines and running(lines[-1]):
-            lines.pop()
-        cleaned.append(lines)
+        dropped = [line for row in edges(lines) if running(row) for line in row]
+        cleaned.append([line for line in lines if line not in dropped])
     return cleaned
 
 
-def _paragraphs(lines: list[tuple[float, float, str]]) -> list[str]:
-    """Lines joined into paragraphs: a new one where the font size changes (a heading) or the gap
-    above a line is wider than the usual pitch of lines of its size; a hyphen at a line end is kept, unspaced."""
+def _paragraphs(lines: list[tuple[float, float, str]], vocabulary: "_Vocabulary") -> list[tuple[str, float]]:
+    """Lines joined into paragraphs (with their font size): a new one where the font size changes
+    (a heading) or the gap above a line is wider than the usual pitch of lines of its size."""
     gaps: dict[float, list[float]] = {}
     for above, below in zip(lines, lines[1:]):
         if above[0] > below[0] and above[1] == below[1]:
             gaps.setdefault(below[1], []).append(above[0] - below[0])
     # The lower quartile, not the median: on a page of one-line paragraphs most gaps are paragraph gaps.
     pitch = {size: sorted(found)[len(found) // 4] for size, found in gaps.items()}
-    paragraphs: list[str] = []
+    paragraphs: list[list] = []
     for index, (y, size, text) in enumerate(lines):
         previous = lines[index - 1] if index else None
         gap = previous[0] - y if previous else 0.0
@@ -283,13 +315,47 @@ def _paragraphs(lines: list[tuple[float, float, str]]) -> list[str]:
             previous is None
             or abs(size - previous[1]) > 0.1 * max(size, previous[1])
             or not 0 < gap <= 1.3 * max(pitch.get(size, 0.0), 1.2 * size)
+            or _BULLET.match(text)
         )
-        text = tidy(text)
         if new:
-            paragraphs.append(text)
+            paragraphs.append([tidy(_BULLET.sub("", text)), size])
         else:
-            paragraphs[-1] += text if paragraphs[-1].endswith("-") else " " + text
-    return paragraphs
+            paragraphs[-1][0] = _join_lines(paragraphs[-1][0], tidy(text), vocabulary)
+    return [(text, size) for text, size in paragraphs]
+
+
+class _Vocabulary:
+    """The words of a PDF, to tell a hyphen that breaks a word at a line end from one that joins two.
+
+    A document that hyphenates (LaTeX, justified text: over 2 % of its lines end in a broken word)
+    loses the hyphen unless the document writes the compound elsewhere ("bug-fixes"); one that does
+    not keeps it unless the document writes the word whole elsewhere. Without a dictionary, the
+    document itself is the evidence.
+    """
+
+    def __init__(self, lines: list[str]):
+        self.words = {word.lower() for line in lines for word in re.findall(r"[\w-]+", line)}
+        broken = sum(1 for line in lines if re.search(r"\w-\s*$", line))
+        self.hyphenates = broken >= 3 and broken > 0.02 * len(lines)
+
+    def drops_hyphen(self, start: str, rest: str) -> bool:
+        whole, compound = (start + rest).lower(), f"{start}-{rest}".lower()
+        if self.hyphenates:
+            return compound not in self.words
+        return whole in self.words and compound not in self.words
+
+
+def _join_lines(first: str, second: str, vocabulary: _Vocabulary) -> str:
+    """Two lines of a paragraph as one; a URL broken inside goes on unspaced."""
+    if re.search(r"https?:[^\s),;]*$", first) and re.match(r"[a-z0-9/#]", second):
+        return first + second
+    hyphenated = re.search(r"(\w+)-$", first)
+    if not hyphenated:
+        return f"{first} {second}"
+    rest = re.match(r"[a-z]\w*", second)
+    if rest and vocabulary.drops_hyphen(hyphenated.group(1), rest.group()):
+        return first[:-1] + second
+    return first + second
 
 
 def _continues(last_paragraph: str, paragraph: str) -> bool:
@@ -322,6 +388,16 @@ def _mark_heading(layout: _Layout, text: str, title: str, page: int) -> None:
             layout.headings.append((start, end))
             layout.headings.sort()
             return
+
+
+def _headings_by_size(layout: _Layout, sizes: list[float]) -> None:
+    """Without bookmarks, a short paragraph set larger than the body text (the size most of the
+    text is in) is a heading."""
+    weights: Counter = Counter()
+    for (start, end, _), size in zip(layout.blocks, sizes):
+        weights[round(size, 1)] += end - start
+    body = weights.most_common(1)[0][0]
+    layout.headings = [(start, end) for (start, end, _), size in zip(layout.blocks, sizes) if size > 1.15 * body and end - start <= 200]
 
 
 def _pdf_title_and_date(reader) -> tuple[str, str]:
@@ -425,12 +501,14 @@ def read_isolated(source_format: str, data: bytes, *, max_bytes: int, max_pages:
 
 def _work(sender, source_format: str, data: bytes, max_bytes: int, max_pages: int, memory_bytes: int) -> None:
     # Imported before the limit, which is for what the file makes the parser do.
-    importlib.import_module(_PARSERS[source_format])
+    for module in _PARSERS[source_format]:
+        importlib.import_module(module)
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     except (ValueError, OSError):  # a system without address-space limits still has the time limit
         pass
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about sloppy files are not for users
+    for name in ("pypdf", "pdfminer"):  # their warnings about sloppy files are not for users
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         outcome = ("ok", _read(source_format, data, max_bytes, max_pages))
     except BriefingError as exc:

@@ -56,25 +56,53 @@ def faq_documents(faq_root: Path, work: Path) -> None:
     (HERE / "references" / "debian-faq-basic-defs.txt").write_text(faq_reference(faq_root), encoding="utf-8")
 
 
-def faq_reference(faq_root: Path) -> str:
-    """Chapter 1 of the FAQ's own plain-text edition (same DocBook source), one paragraph a line:
-    lines unwrapped, list bullets and the URLs the text edition prints after each link dropped."""
+def faq_reference(faq_root: Path, chapter: int = 1, printed: bool = False) -> str:
+    """A chapter of the FAQ's own plain-text edition (same DocBook source), one paragraph a line:
+    lines unwrapped and list bullets dropped. The text edition prints each link's URL after its
+    text; the HTML shows none, so they go, unless `printed`: the dblatex PDF prints them as the
+    text edition does (once where the link text is the URL), its cross-references as "Section 12.1"
+    without the section's title, and its headings' numbers without a final period."""
     text = gzip.decompress((faq_root / FAQ / "debian-faq.en.txt.gz").read_bytes()).decode("utf-8").replace("\xa0", " ")
-    body = text.split("\nChapter 1. Definitions and overview\n")[-1].split("\nChapter 2. ")[0]
+    heading = re.findall(rf"\nChapter {chapter}\. .*\n", text)[-1].strip()  # the last: the first is in the contents
+    body = text.split(f"\n{heading}\n")[-1].split(f"\nChapter {chapter + 1}. ")[0]
     paragraphs = []
-    for block in re.split(r"\n\s*\n", "Chapter 1. Definitions and overview\n\n" + body):
+    for block in re.split(r"\n\s*\n", f"{heading}\n\n{body}"):
         lines = [line.strip() for line in block.splitlines() if line.strip()]
         if not lines:
             continue
         paragraph = lines[0]
         for line in lines[1:]:
-            # The text edition wraps at "/" too: "GNU/" + "Linux", "GNU" + "/Hurd".
-            paragraph += line if paragraph.endswith("/") or line.startswith("/") else " " + line
+            # The text edition wraps at "/" too: "GNU/" + "Linux", "GNU" + "/Hurd" (not "bullseye/" + "/dists").
+            paragraph += line if paragraph.endswith("/") != line.startswith("/") else " " + line
         paragraph = re.sub(r"^\* ", "", paragraph)
-        paragraph = re.sub(r"\s*\(https?:[^)]*\)\s*(?=[.,;)]|$)", "", paragraph)
-        paragraph = re.sub(r"\s*\(https?:[^)]*\)", "", paragraph)
+        if printed:
+            paragraph = re.sub(r"^(\d+(?:\.\d+)+)\. ", r"\1 ", paragraph)
+            paragraph = re.sub(r"^(Chapter \d+)\. ", "\\1\n\n", paragraph)
+            paragraph = re.sub(r"\(https?:[^)]*\)", lambda url: url.group().replace(" ", ""), paragraph)
+            paragraph = re.sub(r"(https?://\S+) \(\1\)", r"\1", paragraph)  # a URL shown as its own link text
+            paragraph = re.sub(r"(?<=\S)\s+(?=[.,;)](?!\w))", "", paragraph)
+            paragraph = re.sub(r"(Section \d+(?:\.\d+)*), “[^”]*”", r"\1", paragraph)
+            paragraph = re.sub(r"(Chapter \d+), [A-Z][^.)]*", r"\1", paragraph)
+        else:
+            paragraph = re.sub(r"\s*\(https?:[^)]*\)\s*(?=[.,;)]|$)", "", paragraph)
+            paragraph = re.sub(r"\s*\(https?:[^)]*\)", "", paragraph)
         paragraphs.append(paragraph)
     return "\n\n".join(paragraphs) + "\n"
+
+
+def dblatex_pdf(faq_root: Path, chapter: int, name: str) -> None:
+    """The pages of a chapter of the FAQ's PDF edition as shipped (dblatex and xdvipdfmx: LaTeX
+    hyphenation, running headers, page numbers), copied out unchanged with pypdf."""
+    full = PdfReader(io.BytesIO(gzip.decompress((faq_root / FAQ / "debian-faq.en.pdf.gz").read_bytes())))
+    first = next(i for i, page in enumerate(full.pages) if page.extract_text().startswith(f"Chapter {chapter}\n"))
+    last = next(i for i in range(first + 1, len(full.pages)) if full.pages[i].extract_text().startswith(f"Chapter {chapter + 1}\n")) - 1
+    writer = PdfWriter()
+    for page in full.pages[first:last + 1]:
+        if page.extract_text().strip():  # the blank page before the next chapter
+            writer.add_page(page)
+    writer.add_metadata(full.metadata)
+    writer.write(HERE / f"{name}.pdf")
+    (HERE / "references" / f"{name}.txt").write_text(faq_reference(faq_root, chapter, printed=True), encoding="utf-8")
 
 
 def squad_documents(squad_path: Path, work: Path) -> None:
@@ -123,6 +151,9 @@ def main(faq_root: str, squad_path: str) -> None:
     (HERE / "bad").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         faq_documents(Path(faq_root), Path(work))
+        dblatex_pdf(Path(faq_root), 1, "debian-faq-basic-defs-dblatex")
+        # Held out: the PDF reader's rules were written looking at chapter 1 only.
+        dblatex_pdf(Path(faq_root), 2, "debian-faq-getting-debian-dblatex")
         squad_documents(Path(squad_path), Path(work))
         bad_documents(Path(work))
 
