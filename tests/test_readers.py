@@ -156,6 +156,20 @@ def test_html_metadata_gives_title_and_date():
     assert "Home" not in extract.text and "Copyright" not in extract.text
 
 
+def test_html_line_breaks_lists_and_inline_markup_keep_words_apart():
+    page = b"""<html><body><article>
+    <p>Patrols rose by 40 percent in March along the Panj river.<br>Officials cited smuggling across it.</p>
+    <p>The <b>Khorog</b> crossing was closed for three days in April after the spring floods.</p>
+    <ul><li>Khorog post</li><li>Ishkashim post<ul><li>its ferry</li></ul></li></ul></article></body></html>"""
+    assert readers.read_html(page).text.split("\n\n") == [
+        "Patrols rose by 40 percent in March along the Panj river. Officials cited smuggling across it.",
+        "The Khorog crossing was closed for three days in April after the spring floods.",
+        "Khorog post",
+        "Ishkashim post",
+        "its ferry",
+    ]
+
+
 def _docx(build) -> bytes:
     document = docx.Document()
     document.core_properties.title = ""

@@ -126,6 +126,8 @@ def read_html(data: bytes) -> Extract:
 
 def _html_blocks(body):
     """(text, is_heading) of each block trafilatura kept: paragraphs, headings, list items, table rows."""
+    for line_break in body.iter("lb"):  # a <br>: without a space its two lines' words would touch
+        line_break.tail = " " + (line_break.tail or "")
     for element in body:
         if element.tag == "list":
             for item in element.iter("item"):
