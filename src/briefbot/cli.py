@@ -9,9 +9,10 @@ import sys
 import typing
 from pathlib import Path
 
+from briefbot.briefing import SUPPORTED_FORMATS
 from briefbot.settings import Settings
 
-FORMATS = ".txt .md .html .pdf .docx"
+FORMATS = " ".join(SUPPORTED_FORMATS)
 
 
 def _settings_flags(parser: argparse.ArgumentParser) -> None:
