@@ -1,12 +1,19 @@
-"""The web chat in real headless Chromium: type, read the streamed answer, click a citation, see the mark.
+"""The web chat in real headless Chromium: type, read the streamed answer, click a citation, see the
+mark; upload a PDF and an HTML page, ask each, pick and remove briefings.
 
-Screenshots go to test-output/ at the repo root (git-ignored) so a person can look at the page.
+Screenshots go to test-output/ at the repo root (git-ignored) so a person can look at the page;
+those of the upload flow also to eval/results/web-upload/ (committed).
 """
 
+import copy
+import io
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+
+from conftest import free_port
 
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")]
@@ -159,4 +166,152 @@ def test_two_sessions_keep_separate_conversations(browser, server_url):
         expect(second.locator("#chat")).not_to_contain_text("courting")
     finally:
         for page in pages:
+            page.context.close()
+
+
+# --- briefings: upload, pick, ask, remove ------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent / "data" / "docs"
+# Committed beside the code, so a reviewer sees the upload flow without running it.
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "eval" / "results" / "web-upload"
+PDF, HTML = DOCS / "packet-switching.pdf", DOCS / "debian-faq-basic-defs.html"
+# The fake model answers with the passage sentence that shares most words with the question.
+QUESTIONS = {
+    PDF: "What does routing a packet require the node to look up?",
+    HTML: "Who created the Debian Project in 1993?",
+}
+
+
+@pytest.fixture(scope="module")
+def upload_server(fake_bot, tmp_path_factory):
+    """A server whose uploads and their indexes stay in a directory of their own."""
+    from briefbot.web import build_app
+
+    bot = copy.copy(fake_bot)
+    bot.settings = fake_bot.settings.model_copy(update={"index_dir": tmp_path_factory.mktemp("browser-uploads") / "index"})
+    app = build_app(bot)
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    yield app.local_url
+    app.close()
+
+
+def _open(browser, url):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    page.locator("#question textarea").wait_for()
+    return page
+
+
+def _screenshot(page, name: str) -> None:
+    """The top of the page; the committed copy in 256 colours (a flat UI loses nothing, the file ~3x)."""
+    from PIL import Image
+
+    page.evaluate("() => window.scrollTo(0, 0)")
+    png = page.screenshot()
+    for folder in (OUTPUT_DIR, RESULTS_DIR):
+        folder.mkdir(parents=True, exist_ok=True)
+    (OUTPUT_DIR / name).write_bytes(png)
+    Image.open(io.BytesIO(png)).quantize(256).save(RESULTS_DIR / name, optimize=True)
+
+
+def _upload(page, path: Path) -> None:
+    page.locator("#upload-briefing input[type=file]").set_input_files(str(path))
+
+
+def _ask_and_open_citation(page, client, question: str, doc_id: str):
+    """Ask on the page, wait for the answer the API gives for that briefing, open its last citation."""
+    from playwright.sync_api import expect
+
+    expected = client.predict(question, [], doc_id, api_name="/ask")
+    assert not expected["refused"] and {c["doc_id"] for c in expected["citations"]} == {doc_id}
+    ask(page, question)
+    expect(page.locator("#chat")).to_contain_text(expected["text"].split(" [")[0], timeout=WAIT_MS)
+    citation = expected["citations"][-1]
+    button = page.locator(f"#citations #citation-{citation['n']}")
+    if citation["page"]:
+        expect(button).to_contain_text(f"p. {citation['page']}")
+    button.click()
+    expect(highlighted(page)).to_have_attribute("data-start", str(citation["start"]))
+    assert highlighted(page).evaluate("element => element.textContent") == citation["quote"]
+    page.wait_for_timeout(300)  # the scroll runs on the next animation frame
+    assert_mark_is_scrolled_into_view(page)
+    return citation
+
+
+def test_an_uploaded_pdf_and_html_page_are_asked_and_cited_exactly(browser, upload_server):
+    from gradio_client import Client
+    from playwright.sync_api import expect
+
+    from briefbot.briefing import load_briefing
+    from briefbot.library import example_questions
+
+    client = Client(upload_server, verbose=False)
+    page = _open(browser, upload_server)
+    try:
+        for path, shot in ((PDF, "pdf-citation.png"), (HTML, "html-citation.png")):
+            briefing = load_briefing(path)
+            _upload(page, path)
+            expect(page.locator("#library-status")).to_contain_text(f"Added “{briefing.title}”", timeout=WAIT_MS)
+            doc_id = next(e["doc_id"] for e in client.predict(api_name="/briefings") if e["doc_id"].startswith(path.stem))
+            expect(page.locator("#app-header h1")).to_have_text(briefing.title)
+            expect(page.locator("#briefing-panel .briefing-panel")).to_have_attribute("data-doc", doc_id)
+            expect(page.locator("#examples .example-question:visible")).to_have_text(example_questions(briefing))
+            citation = _ask_and_open_citation(page, client, QUESTIONS[path], doc_id)
+            if path == PDF:
+                assert citation["page"] > 1  # the question's answer stands on a later page
+                expect(page.locator("#briefing-panel .briefing-caption")).to_contain_text(f"p. {citation['page']}")
+                expect(page.locator("#briefing-panel .page-marker")).to_have_count(len(briefing.pages))
+            _screenshot(page, shot)
+    finally:
+        page.context.close()
+
+
+def test_a_file_it_cannot_read_is_refused_with_a_message_and_changes_nothing(browser, upload_server, tmp_path):
+    from gradio_client import Client
+    from playwright.sync_api import expect
+
+    client = Client(upload_server, verbose=False)
+    before = client.predict(api_name="/briefings")
+    bad = tmp_path / "minutes.pdf"
+    bad.write_text("Border note\n\nPatrols rose by 40 percent.\n", encoding="utf-8")
+    page = _open(browser, upload_server)
+    try:
+        header = page.locator("#app-header h1").text_content()
+        _upload(page, bad)
+        expect(page.get_by_text("Not added: minutes.pdf:").first).to_be_visible()
+        expect(page.locator("#library-status")).to_contain_text("not a PDF")
+        expect(page.locator("#app-header h1")).to_have_text(header)
+        _screenshot(page, "refused-upload.png")
+    finally:
+        page.context.close()
+    assert client.predict(api_name="/briefings") == before
+
+
+def test_picking_a_briefing_is_per_session_and_an_upload_can_be_removed(browser, upload_server, fake_bot):
+    from gradio_client import Client
+    from gradio_client import handle_file
+    from playwright.sync_api import expect
+
+    client = Client(upload_server, verbose=False)
+    entry = client.predict(handle_file(str(HTML)), api_name="/upload_briefing")
+    first, second = _open(browser, upload_server), _open(browser, upload_server)
+    try:
+        first.locator("#briefing-choice input").click()
+        first.get_by_role("option", name=re.compile(re.escape(entry["title"]))).first.click()
+        expect(first.locator("#app-header h1")).to_have_text(entry["title"])
+        expect(first.locator("#remove-briefing")).to_be_visible()
+        # The other session still shows, and asks, the start-up briefing.
+        expect(second.locator("#app-header h1")).to_have_text(fake_bot.briefing.title)
+        expect(second.locator("#remove-briefing")).to_be_hidden()
+        ask(second, "How many Tajik border guards are on patrol today?")
+        expect(second.locator("#chat")).to_contain_text("16,000", timeout=WAIT_MS)
+
+        first.locator("#remove-briefing").click()
+        expect(first.locator("#library-status")).to_contain_text(f"Removed “{entry['title']}”")
+        expect(first.locator("#app-header h1")).to_have_text(fake_bot.briefing.title)
+        assert entry["doc_id"] not in {e["doc_id"] for e in client.predict(api_name="/briefings")}
+    finally:
+        for page in (first, second):
             page.context.close()

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from briefbot.briefing import Briefing, doc_id_for, load_briefing
+from briefbot.briefing import Briefing, doc_id_for
 from briefbot.errors import BriefBotError, BriefingError
-from briefbot.index import remove_index, set_root
+from briefbot.index import load_briefings, remove_index, set_root
 from briefbot.settings import Settings
 from briefbot.verify import names
 
@@ -152,8 +152,7 @@ class BriefingLibrary:
         """Copy to the staging directory and read it there, under its final name."""
         shutil.copyfile(source, staged)
         try:
-            # The limits given here: index.load_briefings reads with the readers' defaults.
-            briefing = load_briefing(staged, max_bytes=int(self.settings.max_upload_mb * MB), max_pages=self.settings.max_pages)
+            (briefing,) = load_briefings(self.settings, [staged]).values()  # with the settings' size and page limits
         except BriefingError as exc:
             # Named as the user knows the file: the readers name the staged path, the parser its doc id.
             message = str(exc).replace(str(staged), name)

@@ -255,7 +255,8 @@ def render_answer(answer: Answer | dict, question: str) -> str:
 CSS = """
 .app-header h1 { margin: 0 0 2px 0; font-size: 1.45rem; }
 .app-header .briefing-date { color: var(--body-text-color-subdued); font-size: .9rem; }
-.app-header .briefing-lede { margin: 4px 0 0 0; color: var(--body-text-color-subdued); font-style: italic; }
+.app-header .briefing-lede { margin: 4px 0 0 0; color: var(--body-text-color-subdued); font-style: italic;
+  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; overflow: hidden; }
 #briefing-column { position: sticky; top: 8px; align-self: flex-start; }
 .briefing-caption { font-size: .85rem; color: var(--body-text-color-subdued); margin-bottom: 6px; }
 .briefing-scroll { position: relative; max-height: 72vh; overflow-y: auto; padding-right: 8px; }
@@ -715,7 +716,7 @@ def _layout(chat: WebChat) -> SimpleNamespace:
         if chat.allow_upload:
             page.upload = gr.File(
                 label=f"Add a briefing ({' '.join(ACCEPTED_SUFFIXES)}, up to {chat.settings.max_upload_mb:g} MB)",
-                file_types=list(ACCEPTED_SUFFIXES), elem_id="upload-briefing", scale=2, height=110,
+                file_types=list(ACCEPTED_SUFFIXES), elem_id="upload-briefing", scale=2, height=140,
             )
     page.status = gr.Markdown("", elem_id="library-status")
     page.header = gr.HTML(first.header, elem_id="app-header")
