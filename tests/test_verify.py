@@ -216,6 +216,7 @@ def test_a_copy_of_the_quote_needs_no_model_and_a_paraphrase_needs_its_yes():
         ("No peace talks were possible while US and allied troops remained in Afghanistan.", TALKS),
         ("The committee approved the plan.", "According to the minutes, the committee approved the plan."),
         ("The bridge will close in May.", "The bridge will close in May, if the council agrees."),
+        ("The base is being readied.", "By all accounts, the base is being readied."),
     ],
 )
 def test_a_copy_that_leaves_out_a_qualifier_is_no_copy(claim, quote):

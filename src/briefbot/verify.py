@@ -201,10 +201,11 @@ def negation_differs(claim: str, quote: str) -> bool:
 # Where a quote's clauses meet: a comma, semicolon, colon, bracket or spaced dash followed by a
 # space, or a sentence end. "50,000" and "Tajik–Afghan" are no boundaries.
 _CLAUSE_BOUNDARY = re.compile(r"[,;:)]\s+|\s+[(]|\s+[–—-]\s+|[.!?][\"”’)]*\s+")
-# A dropped clause that says who claims it, or under what condition, changes what the rest asserts:
-# "According to X, Y" and "Y, if X" are not "Y".
+# A dropped clause that says who claims it, how sure it is, or under what condition, changes what
+# the rest asserts: "According to X, Y", "By all accounts, Y" and "Y, if X" are not "Y".
 _QUALIFYING_CLAUSE = re.compile(
-    r"\b(according|said|says|say|claim\w*|report\w*|believ\w*|alleg\w*|estimat\w*|reportedly|if|unless|until|except|provided|whether)\b",
+    r"\b(according|said|says|say|claim\w*|report\w*|believ\w*|alleg\w*|estimat\w*|accounts|apparently|seemingly|supposedly"
+    r"|presumably|probably|possibly|perhaps|likely|if|unless|until|except|provided|whether)\b",
     re.IGNORECASE,
 )
 
