@@ -29,7 +29,10 @@ Surfaces:
   each answer its question.
 - Web: every question and history case through gradio_client and the real server's `/ask`.
   gradio_client cannot encode lone surrogates, so those cases are posted as escaped JSON to the
-  same endpoint over Gradio's plain HTTP API (/gradio_api/call/ask).
+  same endpoint over Gradio's plain HTTP API (/gradio_api/call/ask). Every rejected briefing file
+  that is a file (no browser sends a directory or a missing file) goes through `/upload_briefing`;
+  the server must list the same briefings after it and its uploads folder stay byte-for-byte the
+  same.
 - CLI: a `briefbot ask` process loads MiniLM and the index (~12 s), so not one per case. Every
   error question goes through `briefbot ask` (it is rejected before anything loads: a fraction of
   a second), except NUL bytes, which no argv can hold; every single-line question goes through one
@@ -63,7 +66,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from briefbot import BriefBot, Settings
@@ -242,7 +245,8 @@ def _json_encodable(value) -> bool:
 
 def _ask_over_http(server_url: str, question, history) -> tuple[str, object]:
     """/ask through Gradio's HTTP API with an ASCII-escaped JSON body: ("answer", dict) or ("error", message)."""
-    body = json.dumps({"data": [question, history]})  # \ud800 stays an escape, as any JSON client may send it
+    # \ud800 stays an escape, as any JSON client may send it; plain HTTP sends every argument (briefing: the default).
+    body = json.dumps({"data": [question, history, None]})
     posted = httpx.post(f"{server_url}gradio_api/call/ask", content=body, headers={"content-type": "application/json"}, timeout=30)
     posted.raise_for_status()
     events = httpx.get(f"{server_url}gradio_api/call/ask/{posted.json()['event_id']}", timeout=60).text
@@ -408,6 +412,25 @@ def test_cli_index_rejects_the_file_and_keeps_the_index(case, kept_index, tmp_pa
     assert _snapshot(copy) == before
 
 
+def _uploadable(case: dict) -> bool:
+    """A browser or gradio_client sends files only: not a directory, not a file that is not there."""
+    return not (case["file"].get("directory") or case["file"].get("missing"))
+
+
+@pytest.mark.parametrize("case", _params([case for case in REJECTED_FILES if _uploadable(case)]))
+def test_web_upload_rejects_the_file_and_keeps_the_library(case, client, index_dir, tmp_path):
+    uploads = index_dir / "uploads"
+    before = client.predict(api_name="/briefings"), _snapshot(uploads)
+    path = _write(case, tmp_path)
+    with pytest.raises(AppError) as caught:
+        client.predict(handle_file(str(path)), api_name="/upload_briefing")
+    message = str(caught.value)
+    # Named as uploaded; Gradio's own upload renames a few (Windows' reserved "nul" becomes "_nul").
+    assert message.startswith("Not added: ") and path.stem in message.split(": ")[1]
+    _check_error(case, "web upload", message.removeprefix("Not added: "))
+    assert (client.predict(api_name="/briefings"), _snapshot(uploads)) == before
+
+
 def _run_cli(argv: list[str]) -> tuple[int, str]:
     out = io.StringIO()
     with redirect_stdout(out), redirect_stderr(io.StringIO()):
@@ -481,7 +504,7 @@ def test_corpus_table():
     for case_id, surface, outcome in RESULTS:
         column, _, command = surface.partition(" ")
         shown = outcome if len(outcome) <= 70 else outcome[:67] + "…"
-        cells.setdefault(case_id, {}).setdefault(column, []).append(f"{command}: {shown}" if column == "cli" else shown)
+        cells.setdefault(case_id, {}).setdefault(column, []).append(f"{command}: {shown}" if command else shown)
     print("\n| case | expected | API | web | CLI |\n|---|---|---|---|---|")
     for case in CASES:
         row = cells.get(case["id"], {})

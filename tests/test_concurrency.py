@@ -182,11 +182,12 @@ def test_a_full_model_queue_does_not_lock_the_rest_of_the_page(slow_app):
     while len(slow_app._queue) < QUEUE_SIZE and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(slow_app._queue) == QUEUE_SIZE
-    # What the browser sends when someone clicks "New chat" (the endpoint is private to gradio_client).
+    # What the browser sends when someone clicks "New chat" (the endpoint is private to gradio_client);
+    # its one input is the session's briefing choice, a State the server fills in for the null.
     new_chat = next(index for index, fn in slow_app.fns.items() if fn.name == "new_chat")
     clicked = httpx.post(
         f"{url}gradio_api/queue/join",
-        json={"data": [], "fn_index": new_chat, "session_hash": "full-queue-test", "event_data": None, "trigger_id": None},
+        json={"data": [None], "fn_index": new_chat, "session_hash": "full-queue-test", "event_data": None, "trigger_id": None},
     )
     for job in jobs:
         job.result(timeout=60)

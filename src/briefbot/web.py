@@ -43,6 +43,9 @@ The same server answers programs through `gradio_client`:
     entry = client.predict(handle_file("report.pdf"), api_name="/upload_briefing")  # its /briefings entry
     answer = client.predict("What changed at the border?", [], entry["doc_id"], api_name="/ask")
 
+Over Gradio's plain HTTP API (`POST /gradio_api/call/ask`) a call sends all three arguments,
+`{"data": [question, history, briefing or null]}`: Gradio refuses a call with fewer.
+
 A question the engine rejects (empty, too long, malformed history, unknown briefing) or a file it
 cannot use raises `gradio_client.exceptions.AppError` with a readable message; a request body over
 MAX_REQUEST_BYTES (2 MB; an upload: max_upload_mb) is answered with HTTP 413 before Gradio reads it.
@@ -222,7 +225,8 @@ def render_header_all(briefings: list[Briefing]) -> str:
     """The header of the "All briefings" choice: what is asked across."""
     listed = " · ".join(briefing.title for briefing in briefings)
     return (
-        f'<div class="app-header"><h1>All briefings</h1><span class="briefing-date">{len(briefings)} briefings</span>'
+        f'<div class="app-header"><h1>All briefings</h1>'
+        f'<span class="briefing-date">{len(briefings)} briefing{"s" * (len(briefings) != 1)}</span>'
         f'<p class="briefing-lede">{_html(listed)}</p></div>'
     )
 
