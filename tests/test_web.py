@@ -17,7 +17,8 @@ from briefbot.briefing import Page, parse_briefing
 from briefbot.cli import main
 from briefbot.library import ALL, example_questions
 from briefbot.web import (
-    MAX_REQUEST_BYTES, ServeError, WebChat, build_app, render_answer, render_briefing, render_header, serve, upload_allowed,
+    MAX_REQUEST_BYTES, ServeError, WebChat, _progress_messages, build_app, render_answer, render_briefing, render_header, serve,
+    upload_allowed,
 )
 from conftest import free_port
 
@@ -209,6 +210,23 @@ def test_an_upload_switches_its_session_to_the_new_briefing_and_its_questions(we
     assert view.examples == ["What does the briefing say about Khorog crossing?", "What does the briefing say about Wakhan corridor?"]
     assert "Border note" in view.header and f'data-doc="{entry.doc_id}"' in view.panel
     assert [value for _, value in view.choices] == [fake_bot.briefing.doc_id, entry.doc_id, ALL]
+
+
+def test_an_upload_reports_its_reading_and_indexing_as_it_goes(web, tmp_path):
+    messages = []
+    web.upload(_note(tmp_path / "in"), web.default_choice, messages.append)
+    assert messages[0] == "reading border-note.md…"
+    assert any(message.startswith("building the index of 1 briefing") for message in messages[1:])
+    assert messages[-1].startswith("index built:")
+
+
+def test_progress_messages_fill_the_bar_without_reaching_its_end():
+    shown = []
+    report = _progress_messages(lambda done, desc: shown.append((done, desc)))
+    for message in ("reading a.pdf…", "building the index…", "index built"):
+        report(message)
+    assert [desc for _, desc in shown] == ["reading a.pdf…", "building the index…", "index built"]
+    assert [done for done, _ in shown] == sorted(done for done, _ in shown) and shown[-1][0] < 1
 
 
 def test_a_bad_upload_warns_and_keeps_the_briefing_and_the_chat(web, tmp_path):
