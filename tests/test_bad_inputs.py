@@ -70,7 +70,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from briefbot import BriefBot, Settings
-from briefbot.backends import read_prompt
+from briefbot.backends.base import read_prompt
 from briefbot.bot import MAX_HISTORY_MESSAGE_CHARS
 from briefbot.briefing import doc_id_for
 from briefbot.cli import main

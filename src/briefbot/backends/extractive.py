@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from briefbot.backends import REFUSAL
+from briefbot.backends.base import REFUSAL
 from briefbot.briefing import sentence_spans
 from briefbot.retrieve import Passage
 

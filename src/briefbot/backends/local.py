@@ -30,7 +30,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
-from briefbot.backends import YES_NO_KINDS, LLMBackend
+from briefbot.backends.base import YES_NO_KINDS, LLMBackend
 from briefbot.backends.llama_build import check_build
 from briefbot.backends.opening_state import warm_start
 from briefbot.errors import BackendError, ModelError
