@@ -28,6 +28,7 @@ from pathlib import Path
 
 from briefbot import squad
 from briefbot.settings import PACKAGE_DIR
+from briefbot.text import BASELINE_REFUSAL, normalise
 
 DEFAULT_DATASET = PACKAGE_DIR.parent.parent / "eval" / "dataset.jsonl"
 
@@ -62,17 +63,11 @@ def load_dataset(path: Path = DEFAULT_DATASET) -> list[Sample]:
     return samples
 
 
-def _normalise(text: str) -> str:
-    text = text.lower().replace("’", "'").replace("“", '"').replace("”", '"').replace("–", "-").replace("—", "-")
-    text = text.replace("\u00a0", " ")
-    return re.sub(r"(?<=\d),(?=\d{3})", "", text)
-
-
 def fact_present(fact: str, answer: str) -> bool:
     """A key fact is 'a|b|c' alternatives; short ones must match as whole words ('no' is not in 'know')."""
-    text = _normalise(answer)
+    text = normalise(answer, whole_numbers=True)
     for alternative in fact.split("|"):
-        alternative = _normalise(alternative.strip())
+        alternative = normalise(alternative.strip(), whole_numbers=True)
         if len(alternative) <= 3:
             if re.search(rf"(?<!\w){re.escape(alternative)}(?!\w)", text):
                 return True
@@ -292,17 +287,9 @@ class BriefBotSystem:
         return SystemOutput(answer, passages, evidence)
 
 
-_BASELINE_REFUSAL = re.compile(
-    r"(empty response|not (mentioned|provided|stated|specified|given|included|available|discussed|addressed)"
-    r"|no (information|mention|details?|data)|(does not|doesn't|do not|did not) (say|state|mention|provide|specify|contain|include|discuss)"
-    r"|(cannot|can't|unable to) (be )?(answer|determine|determined|find)|not possible to (answer|determine)|not in the (context|briefing|text))",
-    re.IGNORECASE,
-)
-
-
 def looks_like_refusal(text: str) -> bool:
     """The baseline has no refusal channel: an empty answer or a 'not mentioned' answer counts as one."""
-    return not text.strip() or bool(_BASELINE_REFUSAL.search(text))
+    return not text.strip() or bool(BASELINE_REFUSAL.search(text))
 
 
 class BaselineSystem:
@@ -356,13 +343,13 @@ def _fake_baseline_llm():
             return LLMMetadata(context_window=32768, num_output=256, is_chat_model=False, model_name="fake-baseline")
 
         def complete(self, prompt: str, formatted: bool = False, **kwargs) -> CompletionResponse:
-            from briefbot.judge import answer_sentences, content_words
+            from briefbot.text import answer_sentences, claim_words
 
             query = re.search(r"Query: (.*)", prompt)
             context = prompt.split("---------------------")[1] if prompt.count("---------------------") >= 2 else ""
-            words = content_words(query.group(1) if query else "")
-            best = max(answer_sentences(context), key=lambda s: len(words & content_words(s)), default="")
-            return CompletionResponse(text=best if words & content_words(best) else "The context does not mention this.")
+            words = claim_words(query.group(1) if query else "")
+            best = max(answer_sentences(context), key=lambda s: len(words & claim_words(s)), default="")
+            return CompletionResponse(text=best if words & claim_words(best) else "The context does not mention this.")
 
         def stream_complete(self, prompt: str, formatted: bool = False, **kwargs) -> CompletionResponseGen:
             yield self.complete(prompt)

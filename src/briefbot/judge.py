@@ -38,6 +38,8 @@ from pydantic import BaseModel, ValidationError
 from ragas.embeddings.base import BaseRagasEmbedding
 from ragas.llms.base import InstructorBaseRagasLLM
 
+from briefbot.text import NONCOMMITTAL, answer_sentences, claim_words
+
 JUDGE_SYSTEM = "You are a strict, careful evaluator. Reply with one JSON object that follows the given schema, and nothing else."
 JUDGE_SEED = 0
 JUDGE_MAX_TOKENS = 1024
@@ -319,28 +321,6 @@ class OpenAIJudge(Judge):
         return response.choices[0].message.content or ""
 
 
-_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
-_STOPWORDS = frozenset(
-    """a an the of in on to and or is are was were be been being it its this that these those as at by for with from
-    into than then there their they them he she his her we our you your i not no but also has have had will would
-    can could should may might which who whom whose what when where why how all any some such do does did""".split()
-)
-
-
-def content_words(text: str) -> set[str]:
-    text = re.sub(r"\[\d+\]", " ", text.lower().replace("’", "'"))
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-    return {w for w in _WORD.findall(text) if w not in _STOPWORDS and (len(w) > 2 or w.isdigit())}
-
-
-def answer_sentences(text: str) -> list[str]:
-    text = re.sub(r"\s*\[\d+\]", "", text).strip()
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9“\"])", text) if s.strip()]
-
-
-_NONCOMMITTAL = re.compile(r"\b(i don't know|not sure|does not (answer|say|state|mention)|no information|not in (the )?briefing|cannot answer)\b", re.I)
-
-
 class StubJudge(Judge):
     """Deterministic, instant, offline: answers ragas' prompts by rule from the prompt's input JSON."""
 
@@ -359,8 +339,8 @@ class StubJudge(Judge):
 
     @staticmethod
     def supported(statement: str, context: str) -> bool:
-        words = content_words(statement)
-        return bool(words) and words <= content_words(context)
+        words = claim_words(statement)
+        return bool(words) and words <= claim_words(context)
 
     def _raw(self, prompt: str, schema: dict) -> str:
         data = self.prompt_input(prompt)
@@ -378,9 +358,9 @@ class StubJudge(Judge):
         elif title == "AnswerRelevanceOutput":
             response = data["response"]
             out = {"question": answer_sentences(response)[0] if answer_sentences(response) else response,
-                   "noncommittal": int(bool(_NONCOMMITTAL.search(response)))}
+                   "noncommittal": int(bool(NONCOMMITTAL.search(response)))}
         elif title == "ContextPrecisionOutput":
-            answer, context = content_words(data["answer"]), content_words(data["context"])
+            answer, context = claim_words(data["answer"]), claim_words(data["context"])
             useful = bool(answer) and len(answer & context) / len(answer) >= 0.5
             out = {"reason": "overlap with the answer", "verdict": int(useful)}
         elif title == "ContextRecallOutput":

@@ -23,31 +23,12 @@ from typing import Callable
 
 from briefbot.briefing import sentence_spans
 from briefbot.retrieve import Passage
+from briefbot.text import ORDINARY_WORDS, REFUSAL_PATTERN, STOPWORDS, WORD, content_words, normalise
 
 CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # A range ("10–15") is one fact: its endpoints alone must not vouch for a garbled "15–15".
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*(?:\s*[–—-]\s*\d+(?:[.,]\d+)*)?")
 _NAME = re.compile(r"\b[A-Z][\w’'\-.]*\w|\b[A-Z]\b")
-_WORD = re.compile(r"[a-z0-9]+")
-# Capitalised only because they start a sentence or are ordinary English: not facts to check.
-_ORDINARY = frozenset(
-    """a an the this that these those it its in on at of for to from by with as and or but if
-    yes no not however also although while when where which who what why how there their they them he him she
-    his her we our you your i according after before during since despite both each all some many most
-    more any one two three four five six seven eight nine ten first second third briefing passage
-    passages answer question""".split()
-)
-_STOPWORDS = _ORDINARY | frozenset(
-    "is are was were be been being has have had do does did will would can could should may might must "
-    "than then so such very just only about into over under again further once here same other own".split()
-)
-REFUSAL_PATTERN = re.compile(
-    r"not in (the )?briefing|"
-    r"\b(does|do|did) not (mention|contain|state|say|specify|provide|include|give|discuss)|"
-    r"\b(no|not enough) information\b|\bnot (mentioned|stated|specified|provided|given)\b|"
-    r"\bcannot (be )?(answer|find|determine)|\bcan't (answer|find|determine)|\bunable to (answer|find|determine)",
-    re.IGNORECASE,
-)
 MIN_WORD_COVERAGE = 0.7
 
 
@@ -114,7 +95,7 @@ def names(text: str, source: str = "") -> set[str]:
     found = set()
     for match in _NAME.finditer(text):
         word = match.group()
-        if word.lower() in _ORDINARY:
+        if word.lower() in ORDINARY_WORDS:
             continue
         if not text[: match.start()].strip() and not word.isupper():
             if re.search(rf"\b{re.escape(word.lower())}\b", source):
@@ -136,10 +117,6 @@ def _named_mid_sentence(word: str, source: str) -> bool:
     return re.search(rf"{_MID_SENTENCE}\b{re.escape(word)}\b", source) is not None
 
 
-def _normalise(text: str) -> str:
-    return text.lower().replace("’", "'").replace("–", "-").replace("—", "-")
-
-
 _HAYSTACK_WORD = re.compile(r"[\w’'.]*\w")
 
 
@@ -156,7 +133,7 @@ def _same_name(name: str, word: str) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _text_words(text: str, keep_case: bool) -> tuple[str, ...]:
-    folded = text.replace("’", "'") if keep_case else _normalise(text)
+    folded = text.replace("’", "'") if keep_case else normalise(text)
     return tuple(word.removesuffix("'s") for word in _HAYSTACK_WORD.findall(folded))
 
 
@@ -164,7 +141,7 @@ def _name_occurs(name: str, text: str) -> bool:
     """Whether the name stands in the text as a word (not inside one: 'Oman' is not in 'economic');
     an acronym keeps its case ('IS' is not 'is')."""
     acronym = name.isupper() and len(name) > 1
-    fold = (lambda s: s.replace("’", "'")) if acronym else _normalise
+    fold = (lambda s: s.replace("’", "'")) if acronym else normalise
     words = _text_words(text, acronym)
     # A hyphenated name ("Tajik-Afghan", "Al-Qaeda") stands where each of its parts does.
     parts = [part for part in re.split(r"-", fold(name).removesuffix("'s")) if part]
@@ -177,7 +154,7 @@ NEGATION_SCOPE = 4
 
 
 def _words_of(text: str) -> list[str]:
-    return _WORD.findall(re.sub(r"n['’]t\b", " not", _normalise(text)))
+    return WORD.findall(re.sub(r"n['’]t\b", " not", normalise(text)))
 
 
 def polarity(text: str) -> int:
@@ -190,7 +167,7 @@ def negation_differs(claim: str, quote: str) -> bool:
     the quote that reach one of the claim's words (a "not" in a clause the claim leaves out is not
     dropped: "Whether the Taliban would take part was uncertain" is true of a quote that goes on
     "No peace talks were possible")."""
-    claimed = set(_words_of(claim)) - _STOPWORDS - _NEGATIONS
+    claimed = set(_words_of(claim)) - STOPWORDS - _NEGATIONS
     quoted = _words_of(quote)
     reaching = sum(
         word in _NEGATIONS and bool(claimed & set(quoted[i + 1 : i + 1 + NEGATION_SCOPE])) for i, word in enumerate(quoted)
@@ -237,10 +214,6 @@ def is_copy(claim: str, quote: str) -> bool:
             if len(joined) >= len(words):
                 break
     return False
-
-
-def content_words(text: str) -> set[str]:
-    return {w[:6] for w in _WORD.findall(_normalise(text)) if w not in _STOPWORDS}
 
 
 def facts(sentence: str) -> list[str]:

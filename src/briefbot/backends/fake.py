@@ -14,12 +14,12 @@ from typing import Any
 from llama_index.core.base.llms.types import CompletionResponse, CompletionResponseGen, LLMMetadata
 from llama_index.core.llms.custom import CustomLLM
 
-_WORD = re.compile(r"[a-z0-9]+")
-_STOPWORDS = frozenset("the a an of in on to and or is are was were what which who whom when where why how did does do it its by for with from that this as at be".split())
+from briefbot.backends.base import REFUSAL
+from briefbot.text import QUESTION_STOPWORDS, content_words, split_sentences
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+    return content_words(text, QUESTION_STOPWORDS, stem=None)
 
 
 _NEGATION = re.compile(r"\b(no|not|never|none|nor|neither|without)\b|n't\b", re.IGNORECASE)
@@ -66,13 +66,13 @@ class FakeLLM(CustomLLM):
         question = _words(question_text)
         best, best_overlap = None, 0.0
         for number, text in re.findall(r"^\[(\d+)\] (.*?)(?=^\[\d+\] |^Question:)", prompt, re.MULTILINE | re.DOTALL):
-            for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+            for sentence in split_sentences(text):
                 words = _words(sentence)
                 overlap = len(question & words) / (1 + len(words)) ** 0.5
                 if overlap > best_overlap:
                     best, best_overlap = (number, sentence), overlap
         if best is None:
-            return "NOT IN BRIEFING"
+            return REFUSAL
         return f"{best[1].rstrip('.')} [{best[0]}]."
 
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
