@@ -1,7 +1,7 @@
 """`briefbot bench` with the fake backend: every number it prints is measured, and they add up."""
 
 from briefbot import Settings
-from briefbot.bench import format_table, run_bench
+from briefbot.eval.bench import format_table, run_bench
 
 
 def test_bench_reports_latencies_in_pipeline_order(index_dir):

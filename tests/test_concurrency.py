@@ -19,7 +19,7 @@ from gradio_client import Client
 from briefbot import BriefBot, Settings
 from briefbot.backends import LLMBackend
 from briefbot.backends.fake import FakeLLM
-from briefbot.evaluate import DEFAULT_DATASET
+from briefbot.eval.dataset import DEFAULT_DATASET
 from conftest import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")

@@ -5,12 +5,19 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
-from briefbot import evaluate, judge as judging
-from briefbot.evaluate import BaselineSystem, BriefBotSystem, Evidence, Sample
-from briefbot.judge import Judge, JudgeCache, StubJudge
+from briefbot.eval.calibration import balanced_accuracy, calibrate, faithfulness_trust, load_calibration
+from briefbot.eval.dataset import Sample, load_dataset
+from briefbot.eval.judge import JUDGE_SEED, Judge, JudgeCache, LlamaIndexEmbeddings, OpenAIJudge, StubJudge, make_judge, schema_for, with_item_count
+from briefbot.eval.judged import context_precision, context_recall, faithfulness, judge_records
+from briefbot.eval.metrics import evidence_metrics, reference_chunk_ids
+from briefbot.eval.records import Evidence
+from briefbot.eval.suite import evaluate_systems, run_system
+from briefbot.eval.summary import metric_summary, summarise_system
+from briefbot.eval.systems import BaselineSystem, BriefBotSystem, build_systems, fake_baseline_llm, looks_like_refusal
 
 
 def _sample(**overrides) -> Sample:
@@ -57,7 +64,7 @@ def test_llm_free_metrics_on_crafted_samples(briefing_text):
     exact = _evidence(span, briefing_text, "c1")
     unrelated = _evidence("The Kremlin invited the United States to take part, but the Americans rejected the invitation.", briefing_text, "c0")
 
-    perfect = evaluate.evidence_metrics(sample, [exact], chunks, briefing_text)
+    perfect = evidence_metrics(sample, [exact], chunks, briefing_text)
     assert perfect == {
         "nonllm_context_precision": pytest.approx(1.0, abs=1e-6),
         "nonllm_context_recall": 1.0,
@@ -69,21 +76,21 @@ def test_llm_free_metrics_on_crafted_samples(briefing_text):
     }
 
     # A miss ranked first, the hit second: average precision 0.5, half the ids right, recall intact.
-    mixed = evaluate.evidence_metrics(sample, [unrelated, exact], chunks, briefing_text)
+    mixed = evidence_metrics(sample, [unrelated, exact], chunks, briefing_text)
     assert mixed["nonllm_context_precision"] == pytest.approx(0.5, abs=1e-3)
     assert mixed["id_context_precision"] == 0.5
     assert mixed["evidence_precision"] == 0.5
     assert mixed["nonllm_context_recall"] == mixed["id_context_recall"] == mixed["evidence_recall"] == 1.0
 
-    wrong = evaluate.evidence_metrics(sample, [unrelated], chunks, briefing_text)
+    wrong = evidence_metrics(sample, [unrelated], chunks, briefing_text)
     assert wrong["nonllm_context_precision"] == pytest.approx(0.0, abs=1e-6)
     assert wrong["nonllm_context_recall"] == wrong["id_context_recall"] == wrong["reference_span_quoted"] == 0.0
 
-    nothing = evaluate.evidence_metrics(sample, [], chunks, briefing_text)
+    nothing = evidence_metrics(sample, [], chunks, briefing_text)
     assert nothing["nonllm_context_recall"] == nothing["evidence_recall"] == 0.0
     assert nothing["nonllm_context_precision"] is None  # no evidence: precision undefined, not 0
 
-    unanswerable = evaluate.evidence_metrics(_sample(answerable=False, reference_spans=[], key_facts=[]), [exact], chunks, briefing_text)
+    unanswerable = evidence_metrics(_sample(answerable=False, reference_spans=[], key_facts=[]), [exact], chunks, briefing_text)
     assert set(unanswerable.values()) == {None}
 
 
@@ -94,23 +101,23 @@ def test_big_evidence_chunk_fails_string_similarity_but_not_offsets(briefing_tex
     span = sample.reference_spans[0]
     start = briefing_text.index(span)
     big = Evidence("n1", max(0, start - 1500), start + len(span) + 1500, briefing_text[max(0, start - 1500) : start + len(span) + 1500])
-    scores = evaluate.evidence_metrics(sample, [big], [("n1", big.start, big.end)], briefing_text)
+    scores = evidence_metrics(sample, [big], [("n1", big.start, big.end)], briefing_text)
     assert scores["nonllm_context_recall"] == 0.0
     assert scores["evidence_recall"] == scores["id_context_recall"] == scores["reference_span_quoted"] == 1.0
 
 
 def test_reference_chunk_ids_prefer_a_holding_evidence_chunk():
     chunks = [("a", 0, 100), ("b", 50, 150), ("c", 150, 300)]
-    assert evaluate.reference_chunk_ids([(60, 90)], chunks, {"b"}) == ["b"]  # held by a and b; b was shown
-    assert evaluate.reference_chunk_ids([(60, 90)], chunks, set()) == ["a"]
-    assert evaluate.reference_chunk_ids([(140, 200)], chunks, set()) == ["c"]  # straddles: most overlap
+    assert reference_chunk_ids([(60, 90)], chunks, {"b"}) == ["b"]  # held by a and b; b was shown
+    assert reference_chunk_ids([(60, 90)], chunks, set()) == ["a"]
+    assert reference_chunk_ids([(140, 200)], chunks, set()) == ["c"]  # straddles: most overlap
 
 
 def test_baseline_refusal_heuristic():
-    assert evaluate.looks_like_refusal("")
-    assert evaluate.looks_like_refusal("The context does not mention the number of aircraft.")
-    assert evaluate.looks_like_refusal("There is no information about that.")
-    assert not evaluate.looks_like_refusal("Currently 16,000 Tajik border guards are on patrol.")
+    assert looks_like_refusal("")
+    assert looks_like_refusal("The context does not mention the number of aircraft.")
+    assert looks_like_refusal("There is no information about that.")
+    assert not looks_like_refusal("Currently 16,000 Tajik border guards are on patrol.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,7 +134,7 @@ def _verdicts(*pairs):
 
 def test_faithfulness_is_computed_from_the_verdicts():
     judge = ScriptedJudge([_statements("A is 1.", "B is 2."), _verdicts(("A is 1.", 1), ("B is 2.", 0))])
-    result = judging.faithfulness(judge, "q?", "A is 1. B is 2.", ["A is 1."])
+    result = faithfulness(judge, "q?", "A is 1. B is 2.", ["A is 1."])
     assert (result.status, result.value) == ("ok", 0.5)
     assert result.details["verdicts"] == [1, 0]
 
@@ -144,7 +151,7 @@ def test_faithfulness_is_computed_from_the_verdicts():
     ],
 )
 def test_faithfulness_failures_are_failures(outputs, reason):
-    result = judging.faithfulness(ScriptedJudge(outputs), "q?", "A is 1. B is 2.", ["A is 1."])
+    result = faithfulness(ScriptedJudge(outputs), "q?", "A is 1. B is 2.", ["A is 1."])
     assert result.status == "failed"
     assert result.value is None
     assert reason in result.reason
@@ -157,7 +164,7 @@ def test_failures_are_counted_beside_the_mean_not_averaged():
         {"faithfulness": None, "judge": {"faithfulness": {"status": "failed"}}},
         {"faithfulness": None, "judge": {"faithfulness": {"status": "n/a"}}},
     ]
-    assert evaluate.metric_summary(records, "faithfulness") == {
+    assert metric_summary(records, "faithfulness") == {
         "mean": 0.75, "n": 2, "failed": 1, "failure_rate": pytest.approx(1 / 3, abs=1e-4), "not_applicable": 1,
     }
 
@@ -165,14 +172,14 @@ def test_failures_are_counted_beside_the_mean_not_averaged():
 def test_judge_records_marks_failures_and_not_applicable(fake_bot):
     sample = _sample()
     system = BriefBotSystem("briefbot-fake", fake_bot)
-    [record] = evaluate.run_system(system, [sample], progress=False)
+    [record] = run_system(system, [sample])
     refused = {**record, "id": sample.id, "refused": True, "judge": {}}
     judge = ScriptedJudge(["garbage"])
-    evaluate.judge_records([record, refused], [sample], judge, None, ["faithfulness"], progress=False)
+    judge_records([record, refused], [sample], judge, None, ["faithfulness"])
     assert record["judge"]["faithfulness"]["status"] == "failed"
     assert record["faithfulness"] is None
     assert refused["judge"]["faithfulness"] == {"value": None, "status": "n/a", "reason": "refused"}
-    summary = evaluate.summarise_system([record, refused])
+    summary = summarise_system([record, refused])
     assert summary["metrics"]["faithfulness"]["failed"] == 1
     assert summary["metrics"]["faithfulness"]["failure_rate"] == 1.0
 
@@ -184,15 +191,15 @@ def test_judge_records_marks_failures_and_not_applicable(fake_bot):
 def test_stub_judge_finds_swapped_numbers(briefing_text):
     passage = "Currently, the number of Tajik border guards on patrol is 16,000."
     judge = StubJudge()
-    right = judging.faithfulness(judge, "How many?", "Currently 16,000 Tajik border guards are on patrol [1].", [passage])
-    wrong = judging.faithfulness(judge, "How many?", "Currently 25,000 Tajik border guards are on patrol [1].", [passage])
+    right = faithfulness(judge, "How many?", "Currently 16,000 Tajik border guards are on patrol [1].", [passage])
+    wrong = faithfulness(judge, "How many?", "Currently 25,000 Tajik border guards are on patrol [1].", [passage])
     assert (right.value, wrong.value) == (1.0, 0.0)
 
 
 def test_binary_fields_are_constrained_and_verdict_count_pinned():
     from ragas.metrics.collections.faithfulness.util import NLIStatementOutput
 
-    schema = judging.with_item_count(judging.schema_for(NLIStatementOutput), "statements", 3)
+    schema = with_item_count(schema_for(NLIStatementOutput), "statements", 3)
     assert schema["properties"]["statements"]["minItems"] == schema["properties"]["statements"]["maxItems"] == 3
     assert schema["$defs"]["StatementFaithfulnessAnswer"]["properties"]["verdict"]["enum"] == [0, 1]
 
@@ -200,10 +207,10 @@ def test_binary_fields_are_constrained_and_verdict_count_pinned():
 def test_judge_outputs_are_cached_by_model_and_prompt(tmp_path):
     cache = JudgeCache(tmp_path)
     first = StubJudge(cache=cache)
-    judging.faithfulness(first, "q?", "Kant is near Bishkek.", ["Kant, near Bishkek."])
+    faithfulness(first, "q?", "Kant is near Bishkek.", ["Kant, near Bishkek."])
     assert [c["cached"] for c in first.calls] == [False, False]
     again = StubJudge(cache=cache)
-    judging.faithfulness(again, "q?", "Kant is near Bishkek.", ["Kant, near Bishkek."])
+    faithfulness(again, "q?", "Kant is near Bishkek.", ["Kant, near Bishkek."])
     assert [c["cached"] for c in again.calls] == [True, True]
     assert [c["key"] for c in again.calls] == [c["key"] for c in first.calls]
     other_model = StubJudge(cache=cache)
@@ -219,7 +226,7 @@ def test_judge_outputs_are_cached_by_model_and_prompt(tmp_path):
 
 
 def test_balanced_accuracy():
-    result = judging.balanced_accuracy([True, True, True, False], [True, True, False, True])
+    result = balanced_accuracy([True, True, True, False], [True, True, False, True])
     assert result["true_positive_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert result["true_negative_rate"] == 0.0
     assert result["balanced_accuracy"] == pytest.approx(1 / 3, abs=1e-4)
@@ -235,32 +242,36 @@ def test_calibration_scoring_on_a_tiny_file(tmp_path):
     ]
     path = tmp_path / "calibration.jsonl"
     path.write_text("".join(json.dumps(p) + "\n" for p in pairs))
-    loaded = judging.load_calibration(path)
+    loaded = load_calibration(path)
     # Right, wrong (says unsupported), unparsable (counted wrong), right.
     judge = ScriptedJudge([_verdicts(("A", 1)), _verdicts(("B", 0)), "not json", _verdicts(("E", 0))])
-    result = judging.calibrate(judge, loaded, progress=False)
-    assert result["true_positive_rate"] == 0.5
-    assert result["true_negative_rate"] == 0.5
-    assert result["balanced_accuracy"] == 0.5
-    assert result["failures"] == 1
-    assert result["trustworthy"] is False
-    assert result["by_kind"]["swapped_number"] == {"pairs": 1, "correct": 0, "accuracy": 0.0}
-    assert evaluate.faithfulness_trust(result, "scripted")["status"] == "untrustworthy"
-    assert evaluate.faithfulness_trust({**result, "balanced_accuracy": 0.8}, "scripted")["status"] == "trusted"
-    assert evaluate.faithfulness_trust(None, "local")["status"] == "uncalibrated"
+    result = calibrate(judge, loaded)
+    assert result.true_positive_rate == 0.5
+    assert result.true_negative_rate == 0.5
+    assert result.balanced_accuracy == 0.5
+    assert result.failures == 1
+    assert result.trustworthy is False
+    assert result.by_kind["swapped_number"] == {"pairs": 1, "correct": 0, "accuracy": 0.0}
+    assert [v.predicted for v in result.verdicts] == [True, False, None, False]
+    assert result.verdicts[2].to_dict() == {**pairs[2], "id": "line3", "predicted": None, "error": result.verdicts[2].error, "correct": False}
+    assert "unparsable" in result.verdicts[2].error
+    assert "verdicts" not in result.summary()
+    assert faithfulness_trust(result, "scripted")["status"] == "untrustworthy"
+    assert faithfulness_trust(replace(result, balanced_accuracy=0.8), "scripted")["status"] == "trusted"
+    assert faithfulness_trust(None, "local")["status"] == "uncalibrated"
 
 
 def test_calibration_file_is_hand_labelled_from_the_briefing(briefing_text):
-    pairs = judging.load_calibration()
+    pairs = load_calibration()
     assert len(pairs) >= 60
-    assert len({p["statement"] for p in pairs}) == len(pairs)
-    assert len({p["id"] for p in pairs}) == len(pairs)
+    assert len({p.statement for p in pairs}) == len(pairs)
+    assert len({p.id for p in pairs}) == len(pairs)
     for pair in pairs:
-        assert pair["passage"] in briefing_text, pair["id"]
-        assert pair["kind"].startswith("supported") == pair["supported"], pair["id"]
-    kinds = {p["kind"] for p in pairs}
+        assert pair.passage in briefing_text, pair.id
+        assert pair.kind.startswith("supported") == pair.supported, pair.id
+    kinds = {p.kind for p in pairs}
     assert {"swapped_number", "swapped_country", "swapped_person", "unsupported_claim", "negation"} <= kinds
-    supported = sum(p["supported"] for p in pairs)
+    supported = sum(p.supported for p in pairs)
     assert 0.35 <= supported / len(pairs) <= 0.65
 
 
@@ -295,16 +306,16 @@ def test_llm_free_tier_and_stub_judge_run_without_network(fake_bot, tmp_path, mo
         socket.create_connection(("192.0.2.1", 80), timeout=1)
     assert os.environ["RAGAS_DO_NOT_TRACK"] == "true"
 
-    samples = evaluate.load_dataset()
+    samples = load_dataset()
     chosen = [s for s in samples if s.id in ("q07", "q73")] + [s for s in samples if s.chain][:2]
     systems = [
         BriefBotSystem("briefbot-fake", fake_bot),
-        BaselineSystem(fake_bot.briefing.text, fake_bot.index.embed_model, evaluate._fake_baseline_llm()),
+        BaselineSystem(fake_bot.briefing.text, fake_bot.index.embed_model, fake_baseline_llm()),
     ]
     judge = StubJudge(cache=JudgeCache(tmp_path / "cache"))
-    records, summary = evaluate.evaluate_systems(
-        systems, chosen, judge, judging.LlamaIndexEmbeddings(fake_bot.index.embed_model),
-        calibration_pairs=judging.load_calibration()[:8], out_dir=tmp_path / "run", progress=False,
+    records, summary = evaluate_systems(
+        systems, chosen, judge, LlamaIndexEmbeddings(fake_bot.index.embed_model),
+        calibration_pairs=load_calibration()[:8], out_dir=tmp_path / "run",
     )
 
     assert len(records) == 2 * len(chosen)
@@ -344,8 +355,8 @@ socket.getaddrinfo = refuse
 import briefbot, os
 assert os.environ["RAGAS_DO_NOT_TRACK"] == "true"
 import ragas
-from briefbot import evaluate, judge, report
-evaluate._non_llm_metrics()
+from briefbot.eval import judge, metrics, report, suite
+metrics.non_llm_metrics()
 print("ok")
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -369,7 +380,7 @@ def test_unknown_system_is_rejected():
     from briefbot import Settings
 
     with pytest.raises(ValueError, match="unknown system"):
-        evaluate.build_systems(Settings(backend="fake"), ["briefbot-fake", "ragflow"])
+        build_systems(Settings(backend="fake"), ["briefbot-fake", "ragflow"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,14 +391,14 @@ def test_unknown_system_is_rejected():
 def test_local_qwen_judge_on_three_samples(fake_bot, tmp_path):
     from briefbot import Settings
 
-    judge = judging.make_judge("local", Settings(), cache_dir=tmp_path / "cache")
+    judge = make_judge("local", Settings(), cache_dir=tmp_path / "cache")
     from briefbot.models import DEFAULT_MODEL_SHA256
 
     assert judge.model_sha256 == DEFAULT_MODEL_SHA256
-    samples = [s for s in evaluate.load_dataset() if s.id in ("q06", "q07", "q10")]
-    records, summary = evaluate.evaluate_systems(
-        [BriefBotSystem("briefbot-fake", fake_bot)], samples, judge, judging.LlamaIndexEmbeddings(fake_bot.index.embed_model),
-        calibration_pairs=judging.load_calibration()[:4], out_dir=tmp_path / "run", progress=False,
+    samples = [s for s in load_dataset() if s.id in ("q06", "q07", "q10")]
+    records, summary = evaluate_systems(
+        [BriefBotSystem("briefbot-fake", fake_bot)], samples, judge, LlamaIndexEmbeddings(fake_bot.index.embed_model),
+        calibration_pairs=load_calibration()[:4], out_dir=tmp_path / "run",
     )
     judged = [r["judge"]["faithfulness"] for r in records if r["judge"]["faithfulness"]["status"] != "n/a"]
     assert judged
@@ -402,26 +413,26 @@ def test_local_qwen_judge_on_three_samples(fake_bot, tmp_path):
     from ragas.metrics.collections.answer_relevancy.util import AnswerRelevanceOutput
 
     judge.cache = None
-    first, _ = judge.complete_json("Generate a question for: Kant is near Bishkek.", judging.schema_for(AnswerRelevanceOutput))
-    judge.complete_json("Generate a question for: 16,000 guards patrol the border.", judging.schema_for(AnswerRelevanceOutput))
-    second, _ = judge.complete_json("Generate a question for: Kant is near Bishkek.", judging.schema_for(AnswerRelevanceOutput))
+    first, _ = judge.complete_json("Generate a question for: Kant is near Bishkek.", schema_for(AnswerRelevanceOutput))
+    judge.complete_json("Generate a question for: 16,000 guards patrol the border.", schema_for(AnswerRelevanceOutput))
+    second, _ = judge.complete_json("Generate a question for: Kant is near Bishkek.", schema_for(AnswerRelevanceOutput))
     assert first == second
     # Also with ragas' prompt shape, where the KV state of the instructions before "input:" is restored.
     from ragas.metrics.collections import AnswerRelevancy
     from ragas.metrics.collections.answer_relevancy.util import AnswerRelevanceInput
 
-    prompt = AnswerRelevancy(llm=judge, embeddings=judging.LlamaIndexEmbeddings(fake_bot.index.embed_model)).prompt
+    prompt = AnswerRelevancy(llm=judge, embeddings=LlamaIndexEmbeddings(fake_bot.index.embed_model)).prompt
     kant, guards = (prompt.to_string(AnswerRelevanceInput(response=r)) for r in ("Kant is near Bishkek.", "16,000 guards patrol the border."))
-    schema = judging.schema_for(AnswerRelevanceOutput)
+    schema = schema_for(AnswerRelevanceOutput)
     first, _ = judge.complete_json(kant, schema)
     judge.complete_json(guards, schema)
     assert judge.complete_json(kant, schema)[0] == first
-    fresh = judging.make_judge("local", Settings())
+    fresh = make_judge("local", Settings())
     assert fresh.complete_json(kant, schema)[0] == first
     # A re-run is answered from the cache.
-    again = judging.make_judge("local", Settings(), cache_dir=tmp_path / "cache")
-    evaluate.evaluate_systems([BriefBotSystem("briefbot-fake", fake_bot)], samples, again,
-                              judging.LlamaIndexEmbeddings(fake_bot.index.embed_model), progress=False)
+    again = make_judge("local", Settings(), cache_dir=tmp_path / "cache")
+    evaluate_systems([BriefBotSystem("briefbot-fake", fake_bot)], samples, again,
+                              LlamaIndexEmbeddings(fake_bot.index.embed_model))
     assert again.calls and all(c["cached"] for c in again.calls)
 
 
@@ -455,13 +466,13 @@ def test_openai_judge_sends_a_json_schema_and_parses_the_reply(tmp_path):
     try:
         from ragas.metrics.collections.answer_relevancy.util import AnswerRelevanceOutput
 
-        judge = judging.OpenAIJudge(f"http://127.0.0.1:{server.server_port}/v1", "judge-model", cache=JudgeCache(tmp_path))
+        judge = OpenAIJudge(f"http://127.0.0.1:{server.server_port}/v1", "judge-model", cache=JudgeCache(tmp_path))
         out = judge.generate("Generate a question.", AnswerRelevanceOutput)
         assert out.question == "How many guards patrol?"
         assert judge.generate("Generate a question.", AnswerRelevanceOutput).noncommittal == 0
         assert len(seen) == 1  # the second answer came from the cache
         request = seen[0]
-        assert request["temperature"] == 0.0 and request["seed"] == judging.JUDGE_SEED
+        assert request["temperature"] == 0.0 and request["seed"] == JUDGE_SEED
         schema = request["response_format"]["json_schema"]["schema"]
         assert schema["properties"]["noncommittal"]["enum"] == [0, 1]
     finally:
@@ -472,10 +483,10 @@ def test_llm_context_metrics_run_through_ragas_with_the_stub_judge():
     judge = StubJudge()
     reference = "Currently, the number of Tajik border guards on patrol is 16,000."
     contexts = ["The Kremlin invited the United States to take part.", reference]
-    precision = judging.context_precision(judge, "How many guards?", reference, contexts)
-    recall = judging.context_recall(judge, "How many guards?", reference, contexts)
+    precision = context_precision(judge, "How many guards?", reference, contexts)
+    recall = context_recall(judge, "How many guards?", reference, contexts)
     assert (precision.status, recall.status) == ("ok", "ok")
     assert precision.value == pytest.approx(0.5, abs=1e-6)  # useful context ranked second
     assert recall.value == 1.0
-    broken = judging.context_recall(ScriptedJudge(['{"classifications": []}']), "q?", reference, contexts)
+    broken = context_recall(ScriptedJudge(['{"classifications": []}']), "q?", reference, contexts)
     assert broken.status == "failed"  # ragas' NaN is a failure, not a silent gap

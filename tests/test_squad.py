@@ -8,15 +8,29 @@ from pathlib import Path
 
 import pytest
 
-from briefbot import Settings, evaluate, squad
-from briefbot.evaluate import SquadSelection
+from briefbot import Settings
+from briefbot.eval import squad
+from briefbot.eval.dataset import (
+    DEFAULT_DATASET,
+    DEFAULT_PER_ARTICLE,
+    SquadSelection,
+    is_squad,
+    load_labels,
+    load_split,
+    load_squad,
+    select_articles,
+    squad_sample,
+)
+from briefbot.eval.metrics import is_correct
+from briefbot.eval.suite import write_briefing
+from briefbot.eval.summary import summarise_articles
 
 MINI = Path(__file__).parent / "data" / "squad-mini.json"
 
 
 @pytest.fixture(scope="module")
 def articles():
-    return squad.load_squad(MINI)
+    return load_squad(MINI)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -44,7 +58,7 @@ def test_gold_spans_point_into_the_joined_article(articles):
 def test_the_article_loads_back_as_a_briefing_with_the_same_text(articles, tmp_path):
     from briefbot.briefing import load_briefing
 
-    path = evaluate.write_briefing(articles[1], tmp_path)
+    path = write_briefing(articles[1], tmp_path)
     briefing = load_briefing(path)
     assert briefing.text == articles[1].text
     assert (briefing.doc_id, briefing.title, briefing.date) == ("Tea_clipper", "Tea clipper", "")
@@ -60,9 +74,9 @@ def test_a_misplaced_answer_start_is_an_error():
 def test_squad_json_is_told_from_the_jsonl_question_set(tmp_path):
     one_line = tmp_path / "one.jsonl"
     one_line.write_text(json.dumps({"id": "q1", "question": "?"}) + "\n")
-    assert squad.is_squad(MINI)
-    assert not squad.is_squad(evaluate.DEFAULT_DATASET)
-    assert not squad.is_squad(one_line)
+    assert is_squad(MINI)
+    assert not is_squad(DEFAULT_DATASET)
+    assert not is_squad(one_line)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,10 +142,10 @@ def test_best_f1_and_containment():
 
 
 def test_squad_correctness_ignores_citation_markers():
-    sample = evaluate.squad_sample(squad.SquadQuestion("x", "How many?", True, ("2",), ((0, 1),)))
-    assert not evaluate.is_correct(sample, "Keepers polished the lens [2].", refused=False)
-    assert evaluate.is_correct(sample, "There were 2 keepers [1].", refused=False)
-    assert not evaluate.is_correct(sample, "There were 2 keepers [1].", refused=True)
+    sample = squad_sample(squad.SquadQuestion("x", "How many?", True, ("2",), ((0, 1),)))
+    assert not is_correct(sample, "Keepers polished the lens [2].", refused=False)
+    assert is_correct(sample, "There were 2 keepers [1].", refused=False)
+    assert not is_correct(sample, "There were 2 keepers [1].", refused=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,7 +170,7 @@ def test_per_article_scores_and_the_unsupported_claim_rate():
         _record("B", "r6", False, True, True),
     ]
     labels = {("bb", "r1#0"): True, ("bb", "r4#0"): False, ("other", "r5#0"): False}
-    scores = evaluate.summarise_articles(records, ["bb"], labels)
+    scores = summarise_articles(records, ["bb"], labels)
     a, b, overall = scores["per_article"]["A"]["bb"], scores["per_article"]["B"]["bb"], scores["overall"]["bb"]
     assert (a["answerable"], a["unanswerable"], a["correct"], a["f1"], a["abstention"], a["false_refusals"]) == (2, 2, 0.5, 0.5, 0.5, 0.5)
     assert (b["correct"], b["f1"], b["abstention"], b["false_refusals"]) == (1.0, 0.5, 1.0, 0.0)
@@ -171,15 +185,15 @@ def test_labels_file_is_checked(tmp_path):
     path = tmp_path / "labels.jsonl"
     path.write_text('{"sentence_id": "q1#0", "system": "baseline", "supported": false}\n\n'
                     '{"sentence_id": "q1#0", "system": "briefbot-local", "supported": true}\n')
-    assert evaluate.load_labels(path) == {("baseline", "q1#0"): False, ("briefbot-local", "q1#0"): True}
+    assert load_labels(path) == {("baseline", "q1#0"): False, ("briefbot-local", "q1#0"): True}
     path.write_text('{"sentence_id": "q1#0", "system": "baseline", "supported": "yes"}\n')
     with pytest.raises(ValueError, match="1: supported must be true or false"):
-        evaluate.load_labels(path)
+        load_labels(path)
     path.write_text('{"sentence_id": "q1#0", "supported": true}\n')
     with pytest.raises(ValueError, match="1: not a sentence label"):
-        evaluate.load_labels(path)
+        load_labels(path)
     with pytest.raises(ValueError, match="cannot be read"):
-        evaluate.load_labels(tmp_path / "missing.jsonl")
+        load_labels(tmp_path / "missing.jsonl")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,22 +201,22 @@ def test_labels_file_is_checked(tmp_path):
 
 
 def test_the_split_is_fixed_and_disjoint():
-    split = evaluate.load_split()
+    split = load_split()
     assert split["tune"] == ["Computational_complexity_theory", "Force", "Imperialism", "Packet_switching", "Warsaw"]
     assert len(split["held_out"]) == 8 and not set(split["tune"]) & set(split["held_out"])
 
 
 def test_articles_are_chosen_by_split_and_title(articles):
-    assert [a.title for a in evaluate.select_articles(articles, SquadSelection(articles=("Tea clipper",)))] == ["Tea_clipper"]
-    assert [a.title for a in evaluate.select_articles(articles, SquadSelection())] == ["Lighthouse_keeping", "Tea_clipper"]
+    assert [a.title for a in select_articles(articles, SquadSelection(articles=("Tea clipper",)))] == ["Tea_clipper"]
+    assert [a.title for a in select_articles(articles, SquadSelection())] == ["Lighthouse_keeping", "Tea_clipper"]
     with pytest.raises(ValueError, match="no article Steam_boat"):
-        evaluate.select_articles(articles, SquadSelection(articles=("Steam_boat",)))
+        select_articles(articles, SquadSelection(articles=("Steam_boat",)))
     with pytest.raises(ValueError, match="no article of the tune split"):
-        evaluate.select_articles(articles, SquadSelection(split="tune"))
+        select_articles(articles, SquadSelection(split="tune"))
     named = [_article(title, 1, 1) for title in ("Warsaw", "Huguenot", "Force")]
-    assert [a.title for a in evaluate.select_articles(named, SquadSelection(split="tune"))] == ["Warsaw", "Force"]
+    assert [a.title for a in select_articles(named, SquadSelection(split="tune"))] == ["Warsaw", "Force"]
     with pytest.raises(ValueError, match="Huguenot not in the tune split"):
-        evaluate.select_articles(named, SquadSelection(split="tune", articles=("Huguenot",)))
+        select_articles(named, SquadSelection(split="tune", articles=("Huguenot",)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,7 +226,7 @@ def test_articles_are_chosen_by_split_and_title(articles):
 def test_a_bot_on_an_article_indexes_that_article_alone(articles, tmp_path):
     from briefbot import BriefBot
 
-    path = evaluate.write_briefing(articles[0], tmp_path)
+    path = write_briefing(articles[0], tmp_path)
     bot = BriefBot.from_files([path], Settings(backend="fake", index_dir=tmp_path / "index"))
     assert list(bot.index.briefings) == ["Lighthouse_keeping"]
     assert {node.metadata["doc_id"] for node in bot.index.nodes} == {"Lighthouse_keeping"}
@@ -251,7 +265,7 @@ def test_cli_eval_on_squad_writes_the_per_article_table(articles, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["articles"]["per_article"]) == ["Lighthouse_keeping", "Tea_clipper"]
     assert summary["articles"]["overall"]["baseline"]["answerable"] == 7
-    assert summary["run"]["squad"]["per_article"] == evaluate.DEFAULT_PER_ARTICLE
+    assert summary["run"]["squad"]["per_article"] == DEFAULT_PER_ARTICLE
 
     texts = {a.title: a.text for a in articles}
     records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]

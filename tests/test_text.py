@@ -10,8 +10,8 @@ from pathlib import Path
 
 from briefbot import text
 from briefbot.backends.fake import _words as fake_words
-from briefbot.evaluate import load_dataset
-from briefbot.judge import load_calibration
+from briefbot.eval.calibration import load_calibration
+from briefbot.eval.dataset import load_dataset
 from briefbot.verify import _HAYSTACK_WORD, _NAME, _words_of
 
 OLD_WORD = re.compile(r"[a-z0-9]+")
@@ -85,7 +85,7 @@ def _corpus() -> list[str]:
     for sample in load_dataset():
         texts += [sample.question, sample.reference_answer, *sample.reference_spans]
     for pair in load_calibration():
-        texts += [pair["statement"], pair["passage"]]
+        texts += [pair.statement, pair.passage]
     squad = json.loads((Path(__file__).parent / "data" / "squad-mini.json").read_text(encoding="utf-8"))
     for article in squad["data"]:
         for paragraph in article["paragraphs"]:

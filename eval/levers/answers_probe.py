@@ -3,7 +3,7 @@ answerable questions from its adversarial unanswerable ones (a lever of issue #1
 
 Usage: python eval/levers/answers_probe.py [PER_ARTICLE]   (default 40; tune articles only)
 
-For each sampled question of the tune articles (eval/squad-split.json), the passage is the sentence
+For each sampled question of the tune articles (briefbot.eval.dataset.load_split), the passage is the sentence
 holding its gold answer, or for an unanswerable question the sentence holding its "plausible" answer
 (the sentence a model is drawn to). Prints the margin's ROC AUC and, per threshold, the share of
 answerable kept and of unanswerable stopped.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from briefbot.backends import make_backend
 from briefbot.briefing import sentence_spans
+from briefbot.eval.dataset import load_split
 from briefbot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def holding_sentence(context: str, start: int) -> str:
 
 
 def cases(per_article: int) -> list[tuple[str, str, bool]]:
-    tune = set(json.loads((ROOT / "eval" / "squad-split.json").read_text())["tune"])
+    tune = set(load_split()["tune"])
     found = []
     for article in json.loads(SQUAD.read_text())["data"]:
         if article["title"] not in tune:

@@ -95,14 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--dataset", type=Path, default=None,
-        help="question set: JSONL (default: eval/dataset.jsonl), or SQuAD 2.0 JSON, where each article is one briefing with an index of its own",
+        help="question set: JSONL (default: the packaged briefbot/eval/data/dataset.jsonl), or SQuAD 2.0 JSON, where each article is one briefing with an index of its own",
     )
     evaluate.add_argument(
         "--per-article", type=int, default=None, metavar="N",
         help="SQuAD: questions per article, answerable and unanswerable in the article's proportion, drawn with --seed (default: 12)",
     )
     evaluate.add_argument("--articles", default=None, metavar="LIST", help="SQuAD: comma-separated article titles (default: every article, or those of --split)")
-    evaluate.add_argument("--split", choices=("tune", "held_out"), default=None, help="SQuAD: only the articles of this split of eval/squad-split.json")
+    evaluate.add_argument("--split", choices=("tune", "held_out"), default=None, help="SQuAD: only the articles of this split of briefbot/eval/data/squad-split.json")
     evaluate.add_argument(
         "--labels", type=Path, default=None, metavar="PATH",
         help="hand labels of shown sentences, JSONL of {sentence_id, system, supported}: the report gives the unsupported-claim rate "
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibrate-judge", action="store_true",
         help="also score the judge on hand-labelled statement/passage pairs (balanced accuracy; faithfulness is flagged below 0.75)",
     )
-    evaluate.add_argument("--calibration", type=Path, default=None, help="calibration pairs JSONL (default: eval/judge_calibration.jsonl)")
+    evaluate.add_argument("--calibration", type=Path, default=None, help="calibration pairs JSONL (default: briefbot/eval/data/judge_calibration.jsonl)")
     evaluate.add_argument("--calibration-limit", type=int, default=None, help="only the first N calibration pairs")
 
     serve = commands.add_parser("serve", help="web chat for staff, with clickable citations and briefing upload (http://127.0.0.1:7860)")
@@ -247,7 +247,9 @@ def run_chat(args, settings: Settings) -> int:
 
 
 def run_eval(args, settings: Settings) -> int:
-    from briefbot import evaluate
+    from briefbot.eval.dataset import DEFAULT_DATASET
+    from briefbot.eval.metrics import JUDGED_KEYS
+    from briefbot.eval.suite import run_suite
 
     systems = [s.strip() for s in (args.systems or f"briefbot-{settings.backend}").split(",") if s.strip()]
     judge_options = {}
@@ -256,11 +258,11 @@ def run_eval(args, settings: Settings) -> int:
     if args.judge == "openai":
         judge_options.update(base_url=args.judge_base_url, model=args.judge_model, api_key=args.judge_api_key)
     try:
-        _, summary = evaluate.run_suite(
+        _, summary = run_suite(
             settings,
             systems,
             judge_kind=args.judge,
-            dataset=args.dataset or evaluate.DEFAULT_DATASET,
+            dataset=args.dataset or DEFAULT_DATASET,
             limit=args.limit,
             out_dir=args.out,
             judge_metrics=[m.strip() for m in args.judge_metrics.split(",") if m.strip()],
@@ -282,7 +284,7 @@ def run_eval(args, settings: Settings) -> int:
         print(f"{name}:")
         for key, stats in system["metrics"].items():
             if stats["n"] or stats["failed"]:
-                failed = f", failed {stats['failed']} ({stats['failure_rate']:.1%})" if key in evaluate.JUDGED_KEYS else ""
+                failed = f", failed {stats['failed']} ({stats['failure_rate']:.1%})" if key in JUDGED_KEYS else ""
                 print(f"  {key:<26} {stats['mean']!s:<8} n={stats['n']}{failed}")
     _print_articles(summary)
     if summary["calibration"]:
@@ -308,7 +310,7 @@ def _print_articles(summary: dict) -> None:
 
 
 def run_bench(args, settings: Settings) -> int:
-    from briefbot.bench import print_report, run_bench
+    from briefbot.eval.bench import print_report, run_bench
 
     print_report(run_bench(settings, limit=args.limit, baseline=not args.no_baseline, cold_baseline=args.baseline_reset, progress=_progress), args.json)
     return 0

@@ -1,4 +1,4 @@
-"""LLM-judged metrics for the evaluation, run offline by default.
+"""The LLM judges of the evaluation, run offline by default.
 
 Judges are ragas 0.4 `InstructorBaseRagasLLM`s (the interface ragas' `metrics.collections` accept):
 `generate(prompt, response_model)` returns a validated pydantic object. Three kinds:
@@ -15,24 +15,19 @@ Every raw judge output is cached on disk under sha256(judge model hash + request
 the rendered prompt, the system prompt, the JSON schema and the sampling parameters; every call is
 logged (prompt, raw output, cache hit) so the results carry the exact prompts that produced them.
 
-Faithfulness and answer relevancy are scored here from ragas' own prompts, not by ragas' `ascore`,
-so that a broken judge output is counted as a failure instead of being averaged away: a sample fails
-when an output does not parse, when no statement is extracted from a non-empty answer, or when the
-verdict count differs from the statement count.
+What they judge is judged.py's; how far a judge can be trusted, calibration.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
 import re
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from pydantic import BaseModel, ValidationError
 from ragas.embeddings.base import BaseRagasEmbedding
@@ -44,12 +39,8 @@ JUDGE_SYSTEM = "You are a strict, careful evaluator. Reply with one JSON object 
 JUDGE_SEED = 0
 JUDGE_MAX_TOKENS = 1024
 JUDGE_N_CTX = 8192
-TRUST_THRESHOLD = 0.75  # judge balanced accuracy below this: faithfulness is flagged untrustworthy
-DEFAULT_CALIBRATION = Path(__file__).resolve().parent.parent.parent / "eval" / "judge_calibration.jsonl"
 BINARY_FIELDS = frozenset({"verdict", "noncommittal", "attributed"})
 JUDGE_KINDS = ("local", "openai", "stub", "none")
-LLM_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
-DEFAULT_LLM_METRICS = ("faithfulness", "answer_relevancy")
 
 
 class JudgeError(Exception):
@@ -397,205 +388,6 @@ class LlamaIndexEmbeddings(BaseRagasEmbedding):
 
     async def aembed_texts(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
         return self.embed_texts(texts)
-
-
-# ---------------------------------------------------------------------------------------------
-# Judged metrics
-
-
-@dataclass
-class Judged:
-    """One judged metric for one sample: a value, or a failure with its reason (never silently dropped)."""
-
-    value: float | None
-    status: str  # "ok" | "failed"
-    reason: str | None = None
-    details: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"value": self.value, "status": self.status, "reason": self.reason, **self.details}
-
-
-def _failed(reason: str, **details) -> Judged:
-    return Judged(None, "failed", reason, details)
-
-
-def _generate(judge: Judge, prompt: str, response_model, step: str, schema: dict | None = None, **details):
-    """(parsed output, None), or (None, the failure naming `step`, with the raw output when unparsable)."""
-    try:
-        return judge.generate(prompt, response_model, schema=schema), None
-    except JudgeError as exc:
-        raw = {"raw": exc.raw} if isinstance(exc, JudgeParseError) else {}
-        return None, _failed(f"{step}: {exc}", **details, **raw)
-
-
-def faithfulness(judge: Judge, question: str, response: str, contexts: list[str]) -> Judged:
-    """ragas' statement extraction and NLI prompts; the score is computed here from the verdicts."""
-    from ragas.metrics.collections import Faithfulness
-    from ragas.metrics.collections.faithfulness.util import (
-        NLIStatementInput,
-        NLIStatementOutput,
-        StatementGeneratorInput,
-        StatementGeneratorOutput,
-    )
-
-    metric = Faithfulness(llm=judge)
-    prompt = metric.statement_generator_prompt.to_string(StatementGeneratorInput(question=question, answer=response))
-    extracted, failure = _generate(judge, prompt, StatementGeneratorOutput, "statement extraction")
-    if failure:
-        return failure
-    statements = [s.strip() for s in extracted.statements if s and s.strip()]
-    if not statements:
-        return _failed("no statements extracted from a non-empty answer")
-
-    prompt = metric.nli_statement_prompt.to_string(NLIStatementInput(context="\n".join(contexts), statements=statements))
-    schema = with_item_count(schema_for(NLIStatementOutput), "statements", len(statements))
-    judged, failure = _generate(judge, prompt, NLIStatementOutput, "verdicts", schema=schema, statements=statements)
-    if failure:
-        return failure
-    verdicts = [item.verdict for item in judged.statements]
-    details = {"statements": statements, "verdicts": verdicts, "reasons": [item.reason for item in judged.statements]}
-    if len(verdicts) != len(statements):
-        return _failed(f"{len(verdicts)} verdicts for {len(statements)} statements", **details)
-    if any(v not in (0, 1) for v in verdicts):
-        return _failed(f"verdicts other than 0/1: {verdicts}", **details)
-    return Judged(sum(verdicts) / len(verdicts), "ok", None, details)
-
-
-def answer_relevancy(judge: Judge, embeddings: BaseRagasEmbedding, question: str, response: str, strictness: int = 1) -> Judged:
-    """ragas' AnswerRelevancy (prompt and formula); an empty generated question is a failure, not a 0.
-
-    strictness 1: the judge is deterministic, so ragas' default of 3 generations would ask the same
-    prompt three times and get the same question back.
-    """
-    import numpy as np
-    from ragas.metrics.collections import AnswerRelevancy
-    from ragas.metrics.collections.answer_relevancy.util import AnswerRelevanceInput, AnswerRelevanceOutput
-
-    metric = AnswerRelevancy(llm=judge, embeddings=embeddings, strictness=strictness)
-    questions, noncommittal = [], []
-    for _ in range(strictness):
-        prompt = metric.prompt.to_string(AnswerRelevanceInput(response=response))
-        out, failure = _generate(judge, prompt, AnswerRelevanceOutput, "question generation")
-        if failure:
-            return failure
-        if not out.question.strip():
-            return _failed("the judge generated an empty question")
-        questions.append(out.question.strip())
-        noncommittal.append(out.noncommittal)
-    vectors = np.asarray(embeddings.embed_texts([question, *questions]))  # one batch: MiniLM on CPU
-    question_vec, generated = vectors[:1], vectors[1:]
-    cosine = generated @ question_vec.T / (np.linalg.norm(generated, axis=1, keepdims=True) * np.linalg.norm(question_vec))
-    all_noncommittal = all(noncommittal)
-    value = float(cosine.mean()) * (0 if all_noncommittal else 1)
-    return Judged(value, "ok", None, {"generated_questions": questions, "noncommittal": noncommittal})
-
-
-def _ragas_metric(metric, **inputs) -> Judged:
-    import math
-
-    try:
-        result = asyncio.run(metric.ascore(**inputs))
-    except JudgeParseError as exc:
-        return _failed(str(exc), raw=exc.raw)
-    except (JudgeError, ValueError) as exc:
-        return _failed(str(exc))
-    value = float(result.value)
-    if math.isnan(value):
-        return _failed("ragas returned NaN (no classifications)")
-    return Judged(value, "ok")
-
-
-def context_precision(judge: Judge, question: str, reference: str, contexts: list[str]) -> Judged:
-    """ragas ContextPrecisionWithReference: is each evidence context useful for the reference answer."""
-    from ragas.metrics.collections import ContextPrecisionWithReference
-
-    return _ragas_metric(ContextPrecisionWithReference(llm=judge), user_input=question, reference=reference, retrieved_contexts=contexts)
-
-
-def context_recall(judge: Judge, question: str, reference: str, contexts: list[str]) -> Judged:
-    """ragas ContextRecall: share of the reference answer's statements attributable to the evidence."""
-    from ragas.metrics.collections import ContextRecall
-
-    return _ragas_metric(ContextRecall(llm=judge), user_input=question, reference=reference, retrieved_contexts=contexts)
-
-
-# ---------------------------------------------------------------------------------------------
-# Calibration: the NLI verdict step on hand-labelled (statement, passage) pairs
-
-
-def load_calibration(path: Path = DEFAULT_CALIBRATION) -> list[dict]:
-    pairs = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            pair = json.loads(line)
-        except ValueError as exc:
-            raise ValueError(f"{path}:{number}: not JSON ({exc})") from exc
-        missing = {"statement", "passage", "supported", "kind"} - pair.keys()
-        if missing or not isinstance(pair["supported"], bool):
-            raise ValueError(f"{path}:{number}: needs statement, passage, supported (true/false) and kind")
-        pair.setdefault("id", f"line{number}")
-        pairs.append(pair)
-    return pairs
-
-
-def balanced_accuracy(labels: Iterable[bool], predictions: Iterable[bool]) -> dict:
-    """Mean of the true-positive and true-negative rates (positive = supported)."""
-    labels, predictions = list(labels), list(predictions)
-    positives = [p for l, p in zip(labels, predictions) if l]
-    negatives = [p for l, p in zip(labels, predictions) if not l]
-    tpr = sum(positives) / len(positives) if positives else None
-    tnr = sum(not p for p in negatives) / len(negatives) if negatives else None
-    rates = [r for r in (tpr, tnr) if r is not None]
-    return {
-        "balanced_accuracy": round(sum(rates) / len(rates), 4) if rates else None,
-        "true_positive_rate": None if tpr is None else round(tpr, 4),
-        "true_negative_rate": None if tnr is None else round(tnr, 4),
-        "accuracy": round(sum(l == p for l, p in zip(labels, predictions)) / len(labels), 4) if labels else None,
-    }
-
-
-def calibrate(judge: Judge, pairs: list[dict], progress: bool = True) -> dict:
-    """Ask the judge ragas' NLI prompt for each pair alone; a failed call counts as a wrong verdict."""
-    from ragas.metrics.collections.faithfulness.util import NLIStatementInput, NLIStatementOutput, NLIStatementPrompt
-    from tqdm import tqdm
-
-    prompt_template = NLIStatementPrompt()
-    schema = with_item_count(schema_for(NLIStatementOutput), "statements", 1)
-    items = []
-    for pair in tqdm(pairs, desc="judge calibration", disable=not progress):
-        prompt = prompt_template.to_string(NLIStatementInput(context=pair["passage"], statements=[pair["statement"]]))
-        predicted, error = None, None
-        with judge.labelled(system="calibration", sample=pair["id"], metric="calibration"):
-            try:
-                out = judge.generate(prompt, NLIStatementOutput, schema=schema)
-                if len(out.statements) != 1 or out.statements[0].verdict not in (0, 1):
-                    error = f"{len(out.statements)} verdicts for 1 statement"
-                else:
-                    predicted = out.statements[0].verdict == 1
-            except JudgeError as exc:
-                error = str(exc)
-        items.append({**pair, "predicted": predicted, "error": error, "correct": predicted == pair["supported"]})
-    scored = [(i["supported"], i["predicted"] if i["predicted"] is not None else not i["supported"]) for i in items]
-    summary = balanced_accuracy([l for l, _ in scored], [p for _, p in scored])
-    by_kind: dict[str, dict] = {}
-    for item in items:
-        kind = by_kind.setdefault(item["kind"], {"pairs": 0, "correct": 0})
-        kind["pairs"] += 1
-        kind["correct"] += bool(item["correct"])
-    return {
-        **summary,
-        "pairs": len(items),
-        "supported": sum(i["supported"] for i in items),
-        "failures": sum(1 for i in items if i["error"]),
-        "threshold": TRUST_THRESHOLD,
-        "trustworthy": summary["balanced_accuracy"] is not None and summary["balanced_accuracy"] >= TRUST_THRESHOLD,
-        "by_kind": {k: {**v, "accuracy": round(v["correct"] / v["pairs"], 4)} for k, v in sorted(by_kind.items())},
-        "judge": judge.describe(),
-        "items": items,
-    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""SQuAD 2.0 as an evaluation set: each article one briefing, its questions with exact gold spans,
-a seeded stratified sample of them, and SQuAD's official answer normalisation and token F1.
+"""SQuAD 2.0's format: each article one briefing, its questions with exact gold spans, a seeded
+stratified sample of them, and SQuAD's official answer normalisation and token F1 (reading the
+file is dataset.py's).
 
 SQuAD 2.0: Rajpurkar, Jia and Liang (2018), "Know What You Don't Know: Unanswerable Questions for
 SQuAD", released under CC BY-SA 4.0. `normalize_answer` and `f1` follow its official evaluation
@@ -8,13 +9,11 @@ script (evaluate-v2.0.py), which no installed package offers as a public functio
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import string
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 _PUNCTUATION = frozenset(string.punctuation)
 
@@ -40,21 +39,9 @@ class SquadArticle:
         return re.sub(r"[^\w-]+", "-", self.title).strip("-") or "article"
 
 
-def is_squad(path: Path) -> bool:
-    """SQuAD's JSON is one object with a `data` list; the JSONL question set is one object per line."""
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except ValueError:
-        return False
-    return isinstance(document, dict) and isinstance(document.get("data"), list)
-
-
-def load_squad(path: Path) -> list[SquadArticle]:
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
-    try:
-        return [article_from(entry) for entry in document["data"]]
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: not SQuAD's format (missing {exc})") from exc
+def articles_from(document: dict) -> list[SquadArticle]:
+    """SQuAD's JSON document as articles (KeyError or TypeError if it is not SQuAD's format)."""
+    return [article_from(entry) for entry in document["data"]]
 
 
 def article_from(entry: dict) -> SquadArticle:

@@ -14,7 +14,9 @@ import datetime as dt
 import html
 from pathlib import Path
 
-from briefbot.evaluate import METRICS
+from briefbot.eval.calibration import Calibration
+from briefbot.eval.metrics import METRICS
+from briefbot.eval.records import SampleRecord
 
 HEADLINES = [
     ("correct", "correct (all)"),
@@ -126,7 +128,7 @@ def _dataset_lines(summary: dict) -> list[str]:
     return lines
 
 
-def _failure_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
+def _failure_rows(records: list[SampleRecord]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for record in records:
         for metric, judged in record.get("judge", {}).items():
@@ -135,7 +137,7 @@ def _failure_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     return ["system", "question", "metric", "reason"], rows
 
 
-def _per_question_rows(records: list[dict], systems: list[str]) -> tuple[list[str], list[list[str]]]:
+def _per_question_rows(records: list[SampleRecord], systems: list[str]) -> tuple[list[str], list[list[str]]]:
     by_key = {(r["system"], r["id"]): r for r in records}
     ids = list(dict.fromkeys(r["id"] for r in records))
     questions = {r["id"]: r["question"] for r in records}
@@ -161,8 +163,8 @@ def _per_question_rows(records: list[dict], systems: list[str]) -> tuple[list[st
     return ["id", "question", *systems], rows
 
 
-def _calibration_rows(calibration: dict) -> tuple[list[str], list[list[str]]]:
-    rows = [[kind, str(v["pairs"]), str(v["correct"]), _fmt(v["accuracy"])] for kind, v in calibration["by_kind"].items()]
+def _calibration_rows(calibration: Calibration) -> tuple[list[str], list[list[str]]]:
+    rows = [[kind, str(v["pairs"]), str(v["correct"]), _fmt(v["accuracy"])] for kind, v in calibration.by_kind.items()]
     return ["kind", "pairs", "judged right", "accuracy"], rows
 
 
@@ -202,7 +204,7 @@ def _judge_lines(summary: dict) -> list[str]:
 # Plots
 
 
-def _plots(summary: dict, records: list[dict], plot_dir: Path) -> dict[str, Path]:
+def _plots(summary: dict, records: list[SampleRecord], plot_dir: Path) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -211,86 +213,106 @@ def _plots(summary: dict, records: list[dict], plot_dir: Path) -> dict[str, Path
     plot_dir.mkdir(parents=True, exist_ok=True)
     systems = list(summary["systems"])
     colours = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(systems)}
+
+    def figures():
+        yield "systems", _systems_figure(summary, colours)
+        yield "distributions", _distributions_figure(records, colours)
+        for key in PER_QUESTION_METRICS:
+            yield f"per_question_{key}", _per_question_figure(records, key, colours)
+
     paths: dict[str, Path] = {}
-
-    # Backends side by side: each metric's mean per system.
-    keys = [k for k, *_ in METRICS if any((summary["systems"][s]["metrics"].get(k) or {}).get("n") for s in systems)]
-    if keys:
-        fig, ax = plt.subplots(figsize=(9, 0.45 * len(keys) * max(1, len(systems)) / 1.5 + 1.5))
-        height = 0.8 / len(systems)
-        for i, name in enumerate(systems):
-            means = [(summary["systems"][name]["metrics"].get(k) or {}).get("mean") for k in keys]
-            ys = [j + i * height for j in range(len(keys))]
-            ax.barh(ys, [m or 0 for m in means], height=height, color=colours[name], label=name)
-            for y, k in zip(ys, keys):
-                stats = summary["systems"][name]["metrics"].get(k) or {}
-                if stats.get("failed"):
-                    ax.text(1.01, y, f"fail {stats['failure_rate'] * 100:.0f}%", va="center", fontsize=7, color="crimson")
-        ax.set_yticks([j + 0.4 - height / 2 for j in range(len(keys))], [LABELS[k] for k in keys], fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 1.12)
-        ax.set_xlabel("mean (judge failures excluded, their rate in red)")
-        ax.set_title("Systems side by side")
-        ax.legend(fontsize=8, loc="lower right")
-        fig.tight_layout()
-        paths["systems"] = plot_dir / "systems.png"
-        fig.savefig(paths["systems"], dpi=110)
-        plt.close(fig)
-
-    # Per-metric distributions.
-    keys = [k for k in DISTRIBUTION_METRICS if any(r.get(k) is not None for r in records)]
-    if keys:
-        cols = 3
-        rows = (len(keys) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(11, 2.6 * rows), squeeze=False)
-        bins = [i / 10 for i in range(11)]
-        for ax, key in zip(axes.flat, keys):
-            for name in systems:
-                values = [r[key] for r in records if r["system"] == name and r.get(key) is not None]
-                if values:
-                    ax.hist(values, bins=bins, histtype="step", linewidth=1.6, color=colours[name], label=f"{name} (n={len(values)})")
-            ax.set_title(LABELS[key], fontsize=9)
-            ax.set_xlim(0, 1)
-            ax.legend(fontsize=6)
-        for ax in list(axes.flat)[len(keys):]:
-            ax.axis("off")
-        fig.tight_layout()
-        paths["distributions"] = plot_dir / "distributions.png"
-        fig.savefig(paths["distributions"], dpi=110)
-        plt.close(fig)
-
-    # Per-question bars, systems side by side; a judge failure is a red x.
-    ids = list(dict.fromkeys(r["id"] for r in records))
-    by_key = {(r["system"], r["id"]): r for r in records}
-    for key in PER_QUESTION_METRICS:
-        if not any(r.get(key) is not None or r.get("judge", {}).get(key, {}).get("status") == "failed" for r in records):
+    for name, fig in figures():
+        if fig is None:
             continue
-        fig, ax = plt.subplots(figsize=(max(8, 0.16 * len(ids) * len(systems)), 3.2))
-        width = 0.8 / len(systems)
-        for i, name in enumerate(systems):
-            xs, heights, failed_xs = [], [], []
-            for j, sample_id in enumerate(ids):
-                record = by_key.get((name, sample_id))
-                if record is None:
-                    continue
-                x = j + i * width
-                if record.get("judge", {}).get(key, {}).get("status") == "failed":
-                    failed_xs.append(x)
-                elif record.get(key) is not None:
-                    xs.append(x)
-                    heights.append(float(record[key]))
-            ax.bar(xs, heights, width=width, color=colours[name], label=name)
-            if failed_xs:
-                ax.scatter(failed_xs, [0.03] * len(failed_xs), marker="x", color="crimson", s=14, zorder=3)
-        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(ids))], ids, rotation=90, fontsize=6)
-        ax.set_ylim(0, 1.05)
-        ax.set_title(f"{LABELS[key]} per question (red x: judge failure; no bar: not applicable)", fontsize=9)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
-        paths[f"per_question_{key}"] = plot_dir / f"per_question_{key}.png"
-        fig.savefig(paths[f"per_question_{key}"], dpi=110)
+        paths[name] = plot_dir / f"{name}.png"
+        fig.savefig(paths[name], dpi=110)
         plt.close(fig)
     return paths
+
+
+def _systems_figure(summary: dict, colours: dict):
+    """Systems side by side: each metric's mean per system, judge failure rates in red."""
+    import matplotlib.pyplot as plt
+
+    systems = list(summary["systems"])
+    keys = [k for k, *_ in METRICS if any((summary["systems"][s]["metrics"].get(k) or {}).get("n") for s in systems)]
+    if not keys:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(keys) * max(1, len(systems)) / 1.5 + 1.5))
+    height = 0.8 / len(systems)
+    for i, name in enumerate(systems):
+        means = [(summary["systems"][name]["metrics"].get(k) or {}).get("mean") for k in keys]
+        ys = [j + i * height for j in range(len(keys))]
+        ax.barh(ys, [m or 0 for m in means], height=height, color=colours[name], label=name)
+        for y, k in zip(ys, keys):
+            stats = summary["systems"][name]["metrics"].get(k) or {}
+            if stats.get("failed"):
+                ax.text(1.01, y, f"fail {stats['failure_rate'] * 100:.0f}%", va="center", fontsize=7, color="crimson")
+    ax.set_yticks([j + 0.4 - height / 2 for j in range(len(keys))], [LABELS[k] for k in keys], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("mean (judge failures excluded, their rate in red)")
+    ax.set_title("Systems side by side")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def _distributions_figure(records: list[SampleRecord], colours: dict):
+    """Each metric's distribution per system."""
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in DISTRIBUTION_METRICS if any(r.get(k) is not None for r in records)]
+    if not keys:
+        return None
+    cols = 3
+    rows = (len(keys) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(11, 2.6 * rows), squeeze=False)
+    bins = [i / 10 for i in range(11)]
+    for ax, key in zip(axes.flat, keys):
+        for name in colours:
+            values = [r[key] for r in records if r["system"] == name and r.get(key) is not None]
+            if values:
+                ax.hist(values, bins=bins, histtype="step", linewidth=1.6, color=colours[name], label=f"{name} (n={len(values)})")
+        ax.set_title(LABELS[key], fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    return fig
+
+
+def _per_question_figure(records: list[SampleRecord], key: str, colours: dict):
+    """One metric per question, systems side by side; a judge failure is a red x."""
+    import matplotlib.pyplot as plt
+
+    if not any(r.get(key) is not None or r.get("judge", {}).get(key, {}).get("status") == "failed" for r in records):
+        return None
+    systems = list(colours)
+    ids = list(dict.fromkeys(r["id"] for r in records))
+    by_key = {(r["system"], r["id"]): r for r in records}
+    fig, ax = plt.subplots(figsize=(max(8, 0.16 * len(ids) * len(systems)), 3.2))
+    width = 0.8 / len(systems)
+    for i, name in enumerate(systems):
+        xs, heights, failed_xs = [], [], []
+        for j, sample_id in enumerate(ids):
+            record = by_key.get((name, sample_id))
+            if record is None:
+                continue
+            x = j + i * width
+            if record.get("judge", {}).get(key, {}).get("status") == "failed":
+                failed_xs.append(x)
+            elif record.get(key) is not None:
+                xs.append(x)
+                heights.append(float(record[key]))
+        ax.bar(xs, heights, width=width, color=colours[name], label=name)
+        if failed_xs:
+            ax.scatter(failed_xs, [0.03] * len(failed_xs), marker="x", color="crimson", s=14, zorder=3)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(ids))], ids, rotation=90, fontsize=6)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"{LABELS[key]} per question (red x: judge failure; no bar: not applicable)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,7 +334,7 @@ def _html_table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _sections(summary: dict, records: list[dict], calibration: dict | None) -> list[tuple[str, object]]:
+def _sections(summary: dict, records: list[SampleRecord], calibration: Calibration | None) -> list[tuple[str, object]]:
     """(title, content): content is a list of paragraphs, or a (headers, rows) table."""
     systems = list(summary["systems"])
     run = summary["run"]
@@ -342,9 +364,9 @@ def _sections(summary: dict, records: list[dict], calibration: dict | None) -> l
         sections.append(("Headline rates", _headline_rows(summary)))
     if calibration:
         sections.append(("Judge calibration", [
-            f"Balanced accuracy {_fmt(calibration['balanced_accuracy'])} (true-positive rate {_fmt(calibration['true_positive_rate'])}, "
-            f"true-negative rate {_fmt(calibration['true_negative_rate'])}) on {calibration['pairs']} pairs "
-            f"({calibration['supported']} supported); {calibration['failures']} judge failures, counted as wrong; threshold {calibration['threshold']}.",
+            f"Balanced accuracy {_fmt(calibration.balanced_accuracy)} (true-positive rate {_fmt(calibration.true_positive_rate)}, "
+            f"true-negative rate {_fmt(calibration.true_negative_rate)}) on {calibration.pairs} pairs "
+            f"({calibration.supported} supported); {calibration.failures} judge failures, counted as wrong; threshold {calibration.threshold}.",
         ]))
         sections.append(("Calibration by kind", _calibration_rows(calibration)))
     failures = _failure_rows(records)
@@ -356,7 +378,7 @@ def _sections(summary: dict, records: list[dict], calibration: dict | None) -> l
     return sections
 
 
-def write_report(summary: dict, records: list[dict], out_dir: Path, calibration: dict | None = None) -> dict[str, Path]:
+def write_report(summary: dict, records: list[SampleRecord], out_dir: Path, calibration: Calibration | None = None) -> dict[str, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = _plots(summary, records, out_dir / "plots") if records else {}

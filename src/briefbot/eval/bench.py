@@ -13,16 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from briefbot.settings import Settings
+from tqdm import tqdm
+
+from briefbot import BriefBot, Settings
+from briefbot.eval.dataset import load_dataset
+from briefbot.eval.metrics import is_correct, percentile
+from briefbot.eval.systems import BaselineSystem, fake_baseline_llm, looks_like_refusal
+from briefbot.index import open_index
 
 COLD_START_QUESTION = "How many Tajik border guards are on patrol today?"
-
-
-def _percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def _peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
@@ -30,8 +29,6 @@ def _peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
 
 
 def measure_index_build(settings: Settings, embed_model) -> float:
-    from briefbot.index import open_index
-
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
         open_index(settings.model_copy(update={"index_dir": Path(scratch)}), embed_model=embed_model)
@@ -53,68 +50,23 @@ def measure_cold_start(settings: Settings) -> tuple[float, float]:
 def run_bench(
     settings: Settings, limit: int | None = None, baseline: bool = True, cold_baseline: int = 4, progress=lambda message: None
 ) -> dict:
-    from tqdm import tqdm
-
-    from briefbot import BriefBot
-    from briefbot.evaluate import BaselineSystem, _fake_baseline_llm, is_correct, load_dataset, looks_like_refusal
-
     samples = [s for s in load_dataset() if s.turn == 0][:limit]
     progress("cold start (a separate process)…")
     cold_start, cold_rss = measure_cold_start(settings)
     bot = BriefBot(settings, progress=progress)
     index_build = measure_index_build(settings, bot.index.embed_model)
     llm = getattr(bot.backend, "llm", None)
-
-    rows = []
-    for sample in tqdm(samples, desc="briefbot (warm)"):
-        answer = bot.ask(sample.question)
-        prompt_tokens, generated = getattr(llm, "last_usage", (0, 0))
-        timings = answer.timings
-        decoding = (timings.model_last_token or 0.0) - (timings.model_first_token or 0.0)
-        checking = timings.first_token - timings.model_last_token if timings.model_last_token is not None else None
-        rows.append(
-            {
-                "retrieve": answer.timings.retrieve,
-                "model_first_token": answer.timings.model_first_token,
-                "first_token": answer.timings.first_token,
-                "total": answer.timings.total,
-                "prompt_tokens": prompt_tokens,
-                "generated_tokens": generated,
-                "tokens_per_second": generated / decoding if generated and decoding > 0 else None,
-                "checks": checking,
-                "correct": is_correct(sample, answer.text, answer.refused),
-            }
-        )
-
+    rows = time_briefbot(bot, samples)
     baseline_rows, cold_baseline_rows = [], []
     if baseline and llm is not None:
         # The fake LLM only speaks briefbot's prompt; the baseline's default QA prompt needs its twin.
-        baseline_llm = _fake_baseline_llm() if settings.backend == "fake" else llm
+        baseline_llm = fake_baseline_llm() if settings.backend == "fake" else llm
         system = BaselineSystem(bot.briefing.text, bot.index.embed_model, baseline_llm)
-        llama = getattr(llm, "llama", None)
-        # The baseline gets llama.cpp's own reuse of the live context but none of briefbot's caching.
-        cache = llama.cache if llama else None
-        if llama:
-            llama.set_cache(None)
-        try:
-            for sample in tqdm(samples, desc="naive baseline"):
-                output = system.respond(sample.question, [])
-                text = output.answer.text
-                baseline_rows.append({"total": output.answer.timings.total, "correct": is_correct(sample, text, looks_like_refusal(text))})
-            # Consecutive baseline prompts often start with the same 1,024-token chunk, which the live
-            # context keeps; a question after unrelated traffic pays for the whole prompt.
-            for sample in tqdm(samples[:cold_baseline], desc="naive baseline, context reset"):
-                if llama:
-                    llama.reset()
-                output = system.respond(sample.question, [])
-                cold_baseline_rows.append({"total": output.answer.timings.total})
-        finally:
-            if llama:
-                llama.set_cache(cache)
+        baseline_rows, cold_baseline_rows = time_baseline(system, getattr(llm, "llama", None), samples, cold_baseline)
 
     def stat(values) -> dict:
         values = [v for v in values if v is not None]
-        return {"p50": _percentile(values, 0.5), "p95": _percentile(values, 0.95)}
+        return {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95)}
 
     report = {
         "backend": settings.backend,
@@ -141,6 +93,56 @@ def run_bench(
         report["baseline_reset_answer_seconds"] = stat(r["total"] for r in cold_baseline_rows)
         report["speedup_vs_baseline_reset_p50"] = report["baseline_reset_answer_seconds"]["p50"] / ours if ours else None
     return report
+
+
+def time_briefbot(bot: BriefBot, samples) -> list[dict]:
+    llm = getattr(bot.backend, "llm", None)
+    rows = []
+    for sample in tqdm(samples, desc="briefbot (warm)"):
+        answer = bot.ask(sample.question)
+        prompt_tokens, generated = getattr(llm, "last_usage", (0, 0))
+        timings = answer.timings
+        decoding = (timings.model_last_token or 0.0) - (timings.model_first_token or 0.0)
+        checking = timings.first_token - timings.model_last_token if timings.model_last_token is not None else None
+        rows.append(
+            {
+                "retrieve": answer.timings.retrieve,
+                "model_first_token": answer.timings.model_first_token,
+                "first_token": answer.timings.first_token,
+                "total": answer.timings.total,
+                "prompt_tokens": prompt_tokens,
+                "generated_tokens": generated,
+                "tokens_per_second": generated / decoding if generated and decoding > 0 else None,
+                "checks": checking,
+                "correct": is_correct(sample, answer.text, answer.refused),
+            }
+        )
+    return rows
+
+
+def time_baseline(system: BaselineSystem, llama, samples, cold_baseline: int) -> tuple[list[dict], list[dict]]:
+    """The baseline back to back, then `cold_baseline` questions each after a context reset."""
+    rows, cold_rows = [], []
+    # The baseline gets llama.cpp's own reuse of the live context but none of briefbot's caching.
+    cache = llama.cache if llama else None
+    if llama:
+        llama.set_cache(None)
+    try:
+        for sample in tqdm(samples, desc="naive baseline"):
+            output = system.respond(sample.question, [])
+            text = output.answer.text
+            rows.append({"total": output.answer.timings.total, "correct": is_correct(sample, text, looks_like_refusal(text))})
+        # Consecutive baseline prompts often start with the same 1,024-token chunk, which the live
+        # context keeps; a question after unrelated traffic pays for the whole prompt.
+        for sample in tqdm(samples[:cold_baseline], desc="naive baseline, context reset"):
+            if llama:
+                llama.reset()
+            output = system.respond(sample.question, [])
+            cold_rows.append({"total": output.answer.timings.total})
+    finally:
+        if llama:
+            llama.set_cache(cache)
+    return rows, cold_rows
 
 
 def format_table(report: dict) -> str:
