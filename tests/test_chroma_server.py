@@ -168,12 +168,10 @@ def test_cli_is_a_second_worker_on_the_same_server(chroma_server, tmp_path, fake
 
 def test_unreachable_chroma_server_is_a_clear_error(tmp_path, fake_bot):
     closed = f"http://127.0.0.1:{free_port()}"
-    started = time.monotonic()
     with pytest.raises(IndexBuildError, match="Chroma server"):
         open_index(
             Settings(backend="fake", chroma_url=closed, index_dir=tmp_path / "api"), embed_model=fake_bot.verifier.embed_model
         )
-    assert time.monotonic() - started < 10
     assert not list((tmp_path / "api").glob(".staging-*")), "a failed build must not leave its staging directory"
 
     env = _env(BRIEFBOT_CHROMA_URL=closed, BRIEFBOT_INDEX_DIR=str(tmp_path / "cli"))

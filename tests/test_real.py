@@ -8,6 +8,7 @@ import pytest
 
 from briefbot import BriefBot, Settings
 from briefbot.models import tiny_model_path
+from briefbot.verify import CITATION, numbers, numbers_stated
 
 pytestmark = pytest.mark.real
 
@@ -62,20 +63,35 @@ def test_default_model_condenses_a_follow_up(qwen_bot):
     ]
     answer = qwen_bot.chat("When was it set up?", history)
     assert "kyrgyz" in answer.standalone_question.lower() or "kant" in answer.standalone_question.lower()
-    # Whether the 1.5B model then copies "1999–2000" correctly is measured by `briefbot eval`;
-    # here: whatever it says is verified, so no unsupported year gets through.
+    # The briefing answers it (the base was "set up ... in 1999–2000"), so a refusal is a failure: to
+    # condense, to retrieve or to answer. A sentence the checks do not pass is shown as its quote,
+    # which holds the years too.
+    assert not answer.refused, answer.refusal_reason
+    assert "1999" in answer.text
+    assert any("1999–2000" in c.quote for c in answer.citations)
     for citation in answer.citations:
         assert qwen_bot.briefing.text[citation.start : citation.end] == citation.quote
-    assert answer.refused or "1999" in answer.text
 
 
 def test_tiny_gguf_runs_through_the_local_backend(index_dir, tmp_path):
     """SmolLM2-135M hallucinates freely: this checks plumbing, and that verification still holds."""
     bot = BriefBot(Settings(backend="local", model_path=tiny_model_path(), index_dir=index_dir, cache_dir=tmp_path, max_tokens=48))
     answer = bot.ask("Which bomb did the US drop in Nangarhar?")
+    prompt_tokens, generated = bot.backend.llm.last_usage
+    assert prompt_tokens > 0 and 0 < generated <= 48, "the model did not generate, or past max_tokens"
+    timings = answer.timings
+    assert 0 < timings.model_first_token <= timings.model_last_token <= timings.first_token <= timings.total
+    # An answer cites what supports it, a refusal the closest passages; either way, exact spans.
+    assert answer.citations
     for citation in answer.citations:
         assert bot.briefing.text[citation.start : citation.end] == citation.quote
-    assert answer.timings.total > 0
+    if answer.refused:
+        assert answer.refusal_reason and not answer.sentences
+    else:
+        cited = {c.n for c in answer.citations}
+        assert answer.sentences and all(s.cites and set(s.cites) <= cited for s in answer.sentences)
+        quotes = " ".join(c.quote for c in answer.citations)
+        assert numbers(CITATION.sub("", answer.text)) <= numbers_stated(quotes), "a number no citation states"
 
 
 def test_saved_kv_state_restores_the_prompt_without_the_logits_copy():
