@@ -14,6 +14,9 @@ PACKAGE = Path(briefbot.__file__).parent
 KNOWN_LAZY_CIRCLES = {
     # make_backend(isolated=True) starts a worker process, and the worker builds its backend with make_backend.
     frozenset({"briefbot.backends", "briefbot.backends.worker"}),
+    # load_briefing hands HTML, PDF and DOCX to readers.read_isolated, and readers builds briefing.Page
+    # records; Page in a module of its own would end the circle.
+    frozenset({"briefbot.briefing", "briefbot.readers"}),
 }
 
 
