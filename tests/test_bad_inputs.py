@@ -500,17 +500,13 @@ def test_server_still_answers_after_the_corpus(client, fake_bot):
 
 def test_corpus_table(request):
     """Every case's outcome on every surface that ran, as a Markdown table (shown with -s): each case
-    run in this session has its row, and each outcome is one the case allows or a known issue."""
+    run in this session has its row (whether an outcome is the one expected, its own test says)."""
     ran = {item.callspec.params["case"]["id"] for item in request.session.items
            if item.module is request.module and "case" in getattr(getattr(item, "callspec", None), "params", {})}
     if not ran:
         pytest.skip("no corpus case ran in this session")
     recorded = {case_id for case_id, _, _ in RESULTS}
     assert ran - recorded == set(), "cases that ran without an outcome"
-    by_id = {case["id"]: case for case in CASES}
-    unexpected = [(case_id, surface, outcome) for case_id, surface, outcome in RESULTS
-                  if (outcome.startswith("error: ") != (by_id[case_id]["expect"] == "error")) and "known_issue" not in by_id[case_id]]
-    assert unexpected == []
     cells: dict[str, dict[str, list[str]]] = {}
     for case_id, surface, outcome in RESULTS:
         column, _, command = surface.partition(" ")
