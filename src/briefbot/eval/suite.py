@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
@@ -69,13 +69,21 @@ def run_system(system, samples: list[Sample], progress=lambda message: None) -> 
     return records
 
 
+@dataclass(frozen=True)
+class JudgeTier:
+    """A run's judge: the metrics it judges (answer relevancy embeds with `embeddings`) and the
+    hand-labelled pairs it is calibrated on, if any."""
+
+    judge: Judge
+    embeddings: LlamaIndexEmbeddings | None = None
+    metrics: tuple[str, ...] = DEFAULT_LLM_METRICS
+    calibration_pairs: tuple[CalibrationPair, ...] = ()
+
+
 def evaluate_systems(
     systems: list,
     samples: list[Sample],
-    judge: Judge | None = None,
-    embeddings: LlamaIndexEmbeddings | None = None,
-    judge_metrics=None,
-    calibration_pairs: list[CalibrationPair] | None = None,
+    judging: JudgeTier | None = None,
     out_dir: Path | None = None,
     progress=lambda message: None,
     run_info: dict | None = None,
@@ -86,10 +94,7 @@ def evaluate_systems(
     records: list[SampleRecord] = []
     for system in systems:
         records += run_system(system, samples, progress)
-    return finish_run(
-        records, samples, [s.name for s in systems], started, judge, embeddings, judge_metrics, calibration_pairs,
-        out_dir, progress, run_info, labels,
-    )
+    return finish_run(records, samples, [s.name for s in systems], started, judging, out_dir, progress, run_info, labels)
 
 
 def finish_run(
@@ -97,10 +102,7 @@ def finish_run(
     samples: list[Sample],
     systems: list[str],
     started: float,
-    judge: Judge | None = None,
-    embeddings: LlamaIndexEmbeddings | None = None,
-    judge_metrics=None,
-    calibration_pairs: list[CalibrationPair] | None = None,
+    judging: JudgeTier | None = None,
     out_dir: Path | None = None,
     progress=lambda message: None,
     run_info: dict | None = None,
@@ -108,14 +110,15 @@ def finish_run(
 ) -> tuple[list[SampleRecord], dict]:
     """Judge and calibrate the answered records, summarise them (per article too, for SQuAD), write
     results and the report."""
+    judge = judging.judge if judging else None
     answered = time.perf_counter()
-    if judge is not None and records:
-        judge_records(records, samples, judge, embeddings, judge_metrics, progress)
+    if judging and records:
+        judge_records(records, samples, judge, judging.embeddings, judging.metrics, progress)
     judged = time.perf_counter()
-    calibration = calibrate(judge, calibration_pairs, progress) if calibration_pairs and judge is not None else None
+    calibration = calibrate(judge, list(judging.calibration_pairs), progress) if judging and judging.calibration_pairs else None
     finished = time.perf_counter()
 
-    judged_metrics = list(judge_metrics or DEFAULT_LLM_METRICS) if judge is not None else []
+    judged_metrics = list(judging.metrics) if judging else []
     seconds = {"answering": round(answered - started, 1), "judging": round(judged - answered, 1), "calibration": round(finished - judged, 1)}
     summary = {
         "run": {**(run_info or {}), "samples": len(samples), "systems": systems, "judged_metrics": judged_metrics, "seconds": seconds},
@@ -196,12 +199,14 @@ def run_suite(
     if judge_kind != "none":
         progress(f"loading the {judge_kind} judge…")
         judge = make_judge(judge_kind, settings, cache_dir=judge_cache or Path(settings.cache_dir) / "judge", **(judge_options or {}))
-    embeddings = None
-    if judge is not None and samples and "answer_relevancy" in (judge_metrics or DEFAULT_LLM_METRICS):
-        embeddings = LlamaIndexEmbeddings(shared_embed_model(built))
-    pairs = load_calibration(calibration_path or DEFAULT_CALIBRATION)[:calibration_limit] if calibrate else None
+    judging = None
+    if judge is not None:
+        metrics = tuple(judge_metrics or DEFAULT_LLM_METRICS)
+        embeddings = LlamaIndexEmbeddings(shared_embed_model(built)) if samples and "answer_relevancy" in metrics else None
+        pairs = tuple(load_calibration(calibration_path or DEFAULT_CALIBRATION)[:calibration_limit]) if calibrate else ()
+        judging = JudgeTier(judge, embeddings, metrics, pairs)
     run_info = {"dataset": str(dataset), "limit": limit, "labels": str(labels_path) if labels_path else None, "settings": settings_info(settings)}
-    return evaluate_systems(built, samples, judge, embeddings, judge_metrics, pairs, out_dir, progress, run_info, labels)
+    return evaluate_systems(built, samples, judging, out_dir, progress, run_info, labels)
 
 
 def shared_embed_model(systems: list):
