@@ -3,6 +3,10 @@ answerable questions from its adversarial unanswerable ones (a lever of issue #1
 
 Usage: python eval/levers/answers_probe.py [PER_ARTICLE]   (default 40; tune articles only)
 
+Then the same for eval/answers_yes_no_pairs.jsonl: hand-written yes/no questions with a passage
+that settles them either way ("Did the board approve it?" / "The board rejected it.": it answers)
+or does not, because a model asked "does the passage answer it?" tends to answer the question instead.
+
 For each sampled question of the tune articles (briefbot.eval.dataset.load_split), the passage is the sentence
 holding its gold answer, or for an unanswerable question the sentence holding its "plausible" answer
 (the sentence a model is drawn to). Prints the margin's ROC AUC and, per threshold, the share of
@@ -48,9 +52,19 @@ def auc(positives: list[float], negatives: list[float]) -> float:
     return sum(pairs) / len(pairs)
 
 
+def yes_no_cases() -> list[tuple[str, str, bool]]:
+    rows = [json.loads(line) for line in (ROOT / "eval" / "answers_yes_no_pairs.jsonl").read_text().splitlines() if line.strip()]
+    return [(row["question"], row["passage"], row["answers"]) for row in rows]
+
+
 def main() -> None:
     backend = make_backend(Settings())
-    scored = [(backend.answers(question, passage), answerable) for question, passage, answerable in cases(int(sys.argv[1]) if len(sys.argv) > 1 else 40)]
+    for name, chosen in (("SQuAD tune articles", cases(int(sys.argv[1]) if len(sys.argv) > 1 else 40)), ("yes/no pairs", yes_no_cases())):
+        print(name)
+        report([(backend.answers(question, passage), answerable) for question, passage, answerable in chosen])
+
+
+def report(scored: list[tuple[float, bool]]) -> None:
     yes = [m for m, a in scored if a]
     no = [m for m, a in scored if not a]
     print(f"{len(yes)} answerable, {len(no)} unanswerable; ROC AUC {auc(yes, no):.3f}")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from briefbot.briefing import Briefing, doc_id_for
+from briefbot.briefing import SUPPORTED_FORMATS, Briefing, doc_id_for
 from briefbot.errors import BriefBotError, BriefingError
 from briefbot.index import load_briefings, remove_index, set_root
 from briefbot.settings import Settings
@@ -35,7 +35,7 @@ from briefbot.verify import names
 if TYPE_CHECKING:
     from briefbot.bot import BriefBot
 
-ACCEPTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+ACCEPTED_SUFFIXES = tuple(SUPPORTED_FORMATS)
 MB = 1_000_000  # as the readers count max_upload_mb
 ALL = "all"  # the choice that asks across every briefing of the library
 # Stems are cut so a stored name stays within the 255 bytes file systems allow (4 bytes a character at most).
