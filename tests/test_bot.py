@@ -203,3 +203,12 @@ def test_a_true_sentence_the_model_says_does_not_answer_the_question_becomes_a_r
     fake_llm.margins.append(3.0)
     answered = fake_bot.ask(question)
     assert not answered.refused and [s.check for s in answered.sentences] == ["copy"]
+
+
+def test_a_sentence_resting_only_on_text_already_shown_is_not_shown_again(fake_bot, fake_llm):
+    # The model copies the same sentence twice: the answer shows it once.
+    sentence = "Currently, the number of Tajik border guards on patrol is 16,000 [2]."
+    fake_llm.replies.append(f"{sentence} {sentence}")
+    answer = fake_bot.ask("How many Tajik border guards are on patrol now?")
+    assert not answer.refused
+    assert len(answer.sentences) == 1 and answer.text.count("16,000") == 1

@@ -83,13 +83,24 @@ def verified_stream(
 ) -> Iterator[VerifiedSentence | None]:
     """Turn the generated text into supported sentences, checked once the generation is over.
 
-    Yields None for a sentence that was dropped (unsupported or a refusal). The checks wait for the
-    end because the generator's own yes/no judgement runs in the same model context, which must not
-    change under a generation in progress.
+    Yields None for a sentence that was dropped (unsupported, a refusal, or resting only on text an
+    earlier sentence already showed: a quote and then a copy out of it would say one thing twice).
+    The checks wait for the end because the generator's own yes/no judgement runs in the same model
+    context, which must not change under a generation in progress.
     """
     text = "".join(raw)
+    shown: list[Span] = []
     for sentence in split_answer(text):
-        yield _check(sentence, passages, verifier, question)
+        verified = _check(sentence, passages, verifier, question)
+        if verified is not None and all(_within(span, shown) for span in verified.spans):
+            verified = None
+        if verified is not None:
+            shown += verified.spans
+        yield verified
+
+
+def _within(span: Span, shown: list[Span]) -> bool:
+    return any(span.passage == s.passage and s.start <= span.start and span.end <= s.end for s in shown)
 
 
 def _quote(span: Span, passage: Passage) -> str:
