@@ -60,15 +60,21 @@ def highlighted(page):
     return page.locator("#briefing-panel mark.citation-mark")
 
 
+MARK_IN_VIEW = """() => {
+    const box = document.querySelector('#briefing-panel .briefing-scroll')?.getBoundingClientRect();
+    const mark = document.querySelector('#briefing-panel mark.citation-mark')?.getBoundingClientRect();
+    return Boolean(box && mark && mark.top >= box.top && mark.top < box.bottom);
+}"""
+
+
 def assert_mark_is_scrolled_into_view(page) -> None:
-    inside = page.evaluate(
-        """() => {
-            const box = document.querySelector('#briefing-panel .briefing-scroll').getBoundingClientRect();
-            const mark = document.querySelector('#briefing-panel mark.citation-mark').getBoundingClientRect();
-            return mark.top >= box.top && mark.top < box.bottom;
-        }"""
-    )
-    assert inside, "the highlighted passage is not scrolled into view in the briefing panel"
+    """The panel scrolls on an animation frame after the mark appears: wait for that, not a fixed time."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(MARK_IN_VIEW, timeout=WAIT_MS)
+    except PlaywrightTimeout:
+        pytest.fail("the highlighted passage is not scrolled into view in the briefing panel")
 
 
 def test_citation_click_highlights_exactly_the_cited_span(page, fake_bot):
@@ -91,7 +97,6 @@ def test_citation_click_highlights_exactly_the_cited_span(page, fake_bot):
     assert mark.evaluate("element => element.textContent") == citation.quote
     assert mark.get_attribute("data-end") == str(citation.end)
     assert mark.get_attribute("data-n") == str(citation.n)
-    page.wait_for_timeout(300)  # the scroll runs on the next animation frame
     assert_mark_is_scrolled_into_view(page)
     OUTPUT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT_DIR / "web-citation.png"))
@@ -129,7 +134,6 @@ def test_refusal_is_badged_and_lists_clickable_closest_passages(page, fake_bot, 
     mark = page.locator("#briefing-panel mark.citation-mark.refused")
     expect(mark).to_have_attribute("data-start", str(closest.start))
     assert mark.evaluate("element => element.textContent") == closest.quote
-    page.wait_for_timeout(300)
     assert_mark_is_scrolled_into_view(page)
     OUTPUT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT_DIR / "web-refusal.png"))
@@ -235,7 +239,6 @@ def _ask_and_open_citation(page, client, question: str, doc_id: str):
     button.click()
     expect(highlighted(page)).to_have_attribute("data-start", str(citation["start"]))
     assert highlighted(page).evaluate("element => element.textContent") == citation["quote"]
-    page.wait_for_timeout(300)  # the scroll runs on the next animation frame
     assert_mark_is_scrolled_into_view(page)
     return citation
 
