@@ -39,15 +39,20 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, server_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 950})
+def _open(browser, url, width: int = 1280, height: int = 860):
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
-    page.goto(server_url)
+    page.goto(url)
     page.locator("#question textarea").wait_for()
+    return page
+
+
+@pytest.fixture
+def page(browser, server_url):
+    page = _open(browser, server_url, 1400, 950)
     yield page
-    context.close()
+    page.context.close()
 
 
 def ask(page, question: str) -> None:
@@ -197,15 +202,6 @@ def upload_server(fake_bot, tmp_path_factory):
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     yield app.local_url
     app.close()
-
-
-def _open(browser, url):
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto(url)
-    page.locator("#question textarea").wait_for()
-    return page
 
 
 def _screenshot(page, name: str) -> None:
