@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from briefbot.errors import BriefingError
-from briefbot.settings import Settings
+from briefbot.settings import BYTES_PER_MB, Settings
 
 # Lines a browser "print" view or a site footer adds around an article.
 _LEADING_CRUFT = re.compile(r"^\s*(print\b|save as pdf|share\b|\+a\b|a\s*-a\b)", re.IGNORECASE)
@@ -26,8 +26,8 @@ _MARKDOWN_HEADING = re.compile(r"^\s*#{1,6}\s+(.*\S)\s*$")
 MAX_BRIEFING_CHARS = 2_000_000
 SUPPORTED_FORMATS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
 PLAIN_FORMATS = {"txt", "md"}  # the others need a reader (readers.py)
-# The settings' defaults; callers pass their settings' values (max_upload_mb counts 1,000,000 bytes a MB).
-DEFAULT_MAX_BYTES = int(Settings.model_fields["max_upload_mb"].default * 1_000_000)
+# The settings' defaults; callers pass their settings' values.
+DEFAULT_MAX_BYTES = int(Settings.model_fields["max_upload_mb"].default * BYTES_PER_MB)
 DEFAULT_MAX_PAGES = Settings.model_fields["max_pages"].default
 
 

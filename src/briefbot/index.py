@@ -155,7 +155,7 @@ def set_root(settings: Settings, doc_ids: Sequence[str]) -> Path:
 def load_briefings(settings: Settings, paths: Sequence[Path]) -> dict[str, Briefing]:
     briefings: dict[str, Briefing] = {}
     for path in paths:
-        briefing = load_briefing(Path(path), max_bytes=int(settings.max_upload_mb * 1_000_000), max_pages=settings.max_pages)
+        briefing = load_briefing(Path(path), max_bytes=settings.max_upload_bytes, max_pages=settings.max_pages)
         # Briefings are stored and cited by this id: a clash would silently replace a briefing.
         if briefing.doc_id in briefings:
             raise BriefingError(f"{path}: another briefing is already named {briefing.doc_id!r}; rename the file")

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from briefbot.briefing import SUPPORTED_FORMATS, Briefing, doc_id_for
 from briefbot.errors import BriefBotError, BriefingError
 from briefbot.index import load_briefings, remove_index, set_root
-from briefbot.settings import Settings
+from briefbot.settings import BYTES_PER_MB, Settings
 from briefbot.verify import names
 
 if TYPE_CHECKING:
     from briefbot.bot import BriefBot
 
 ACCEPTED_SUFFIXES = tuple(SUPPORTED_FORMATS)
-MB = 1_000_000  # as the readers count max_upload_mb
+MB = BYTES_PER_MB
 ALL = "all"  # the choice that asks across every briefing of the library
 # Stems are cut so a stored name stays within the 255 bytes file systems allow (4 bytes a character at most).
 _MAX_STEM_CHARS = 50
@@ -143,10 +143,10 @@ class BriefingLibrary:
     def _check_file(self, source: Path, name: str) -> None:
         if not source.is_file():
             raise BriefingError(f"{name}: not a regular file" if source.exists() else f"{name}: cannot be read (no such file)")
-        size, limit = source.stat().st_size, self.settings.max_upload_mb
-        if size > limit * MB:
+        size = source.stat().st_size
+        if size > self.settings.max_upload_bytes:
             shown = f"{size / MB:,.1f} MB" if size >= MB / 10 else f"{size:,} bytes"
-            raise BriefingError(f"{name}: {shown} is over the {limit:g} MB upload limit")
+            raise BriefingError(f"{name}: {shown} is over the {self.settings.max_upload_mb:g} MB upload limit")
 
     def _read_staged(self, source: Path, staged: Path, name: str) -> Briefing:
         """Copy to the staging directory and read it there, under its final name."""

@@ -18,6 +18,9 @@ DEFAULT_INDEX_DIR = (
     _REPO_ROOT / "index" if (_REPO_ROOT / "pyproject.toml").exists() else Path(platformdirs.user_data_dir("briefbot")) / "index"
 )
 
+# A MB of max_upload_mb, as file managers count it.
+BYTES_PER_MB = 1_000_000
+
 Backend = Literal["local", "openai", "extractive", "fake"]
 
 
@@ -72,6 +75,10 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(20.0, gt=0, le=1024, description="Largest briefing file accepted, in MB (also the most a DOCX may unzip to)")
     max_pages: int = Field(500, ge=1, le=100_000, description="Most pages read from a PDF briefing")
     max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longer questions are rejected with a clear error")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * BYTES_PER_MB)
 
     @field_validator("briefings", mode="before")
     @classmethod

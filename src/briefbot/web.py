@@ -693,7 +693,7 @@ def build_app(bot: BriefBot, allow_upload: bool | None = None) -> gr.Blocks:
         # Briefings others uploaded since the page was built.
         app.load(lambda: gr.Dropdown(choices=chat.choices()), None, page.picker, **UI)
     if chat.allow_upload:
-        app.max_upload_bytes = int(chat.settings.max_upload_mb * MB)
+        app.max_upload_bytes = chat.settings.max_upload_bytes
     app.queue(max_size=MAX_QUEUE_SIZE * UI_QUEUE_FACTOR, default_concurrency_limit=1)
     _bound_model_queue(app)
     return app
