@@ -88,10 +88,11 @@ class BriefBot:
         progress("loading the embedding model…")
         embed_model = load_embedding_model()
         index = open_index(self.settings, embed_model=embed_model, progress=progress)
+        retriever = HybridRetriever(index, self.settings.top_k)
         first = index.nodes[0].metadata["doc_id"] if index.nodes else None
-        opening = HybridRetriever(index, self.settings.top_k).opening(first) if first else None
+        opening = retriever.opening(first) if first else None
         self.backend = make_backend(self.settings, embed_model, progress, opening=opening, isolated=isolated_backend)
-        self._attach(index)
+        self._attach(index, retriever)
 
     @classmethod
     def from_files(cls, paths: Sequence[Path | str], settings: Settings | None = None, **options) -> "BriefBot":
@@ -103,12 +104,13 @@ class BriefBot:
         """A bot over another briefing set that shares this one's models (the web chat's switch)."""
         other = copy.copy(self)
         other.settings = self.settings.model_copy(update={"briefings": [Path(p) for p in paths]})
-        other._attach(open_index(other.settings, embed_model=self.index.embed_model, progress=progress or (lambda m: None)))
+        index = open_index(other.settings, embed_model=self.index.embed_model, progress=progress or (lambda m: None))
+        other._attach(index, HybridRetriever(index, self.settings.top_k))
         return other
 
-    def _attach(self, index: BriefingIndex) -> None:
+    def _attach(self, index: BriefingIndex, retriever: HybridRetriever) -> None:
         self.index = index
-        self.retriever = HybridRetriever(index, self.settings.top_k)
+        self.retriever = retriever
         self.texts = {doc_id: briefing.text for doc_id, briefing in index.briefings.items()}
         self._all_text = "\n".join(self.texts.values())
         self.verifier = Verifier(
@@ -138,9 +140,9 @@ class BriefBot:
     @staticmethod
     def _timed(raw: Iterator[str], timings: Timings, started: float) -> Iterator[str]:
         for delta in raw:
-            if timings.model_first_token is None:
-                timings.model_first_token = time.perf_counter() - started
             timings.model_last_token = time.perf_counter() - started
+            if timings.model_first_token is None:
+                timings.model_first_token = timings.model_last_token
             yield delta
 
     def _answers(self, question: str, kept: list[VerifiedSentence], passages: list) -> bool:
