@@ -33,16 +33,21 @@ def median_seconds(llm: Llama, prefix: list[int], new: list[int]) -> float:
     return statistics.median(seconds)
 
 
+def decode_tokens_per_second(llm: Llama, tokens: list[int]) -> float:
+    """Single-token decodes of `tokens`, one at a time as generation does."""
+    start = time.perf_counter()
+    for token in tokens:
+        llm.eval([token])
+    return len(tokens) / (time.perf_counter() - start)
+
+
 def main() -> None:
     model = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_MODEL
     llm = Llama(model_path=str(model), n_ctx=4096, n_threads=2, n_threads_batch=2, verbose=False)
     tokens = llm.tokenize(BRIEFING.read_text(encoding="utf-8").encode(), add_bos=False)
     after_prefix = median_seconds(llm, tokens[:400], tokens[400:760])
     from_empty = median_seconds(llm, [], tokens[:700])
-    start = time.perf_counter()
-    for token in tokens[800:830]:
-        llm.eval([token])
-    decode = 30 / (time.perf_counter() - start)
+    decode = decode_tokens_per_second(llm, tokens[800:830])
     llm.close()
     features = re.findall(r"([A-Z0-9_]+) = 1\b", llama_cpp.llama_print_system_info().decode())
     print(f"build [{' '.join(features)}]")

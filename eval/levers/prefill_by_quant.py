@@ -8,14 +8,14 @@ the KV cache (2 threads), median of 4, and 30 single-token decodes.
 """
 
 import ctypes
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import llama_cpp
 from llama_cpp import Llama
+# Run as a script, this folder is on sys.path: one timing recipe for both levers.
+from prefill_by_build import decode_tokens_per_second, median_seconds
 
 from briefbot.models import default_model_path
 from briefbot.settings import DEFAULT_BRIEFING, Settings
@@ -33,20 +33,9 @@ def requantize(source: Path, target: Path, kind: str) -> None:
 def measure(path: Path, text: str) -> str:
     llm = Llama(model_path=str(path), n_ctx=4096, n_threads=2, n_threads_batch=2, verbose=False)
     tokens = llm.tokenize(text.encode(), add_bos=False)
-    prefix, new = tokens[:400], tokens[400:760]
-    seconds = []
-    for _ in range(4):
-        llm.reset()
-        llm.eval(prefix)
-        start = time.perf_counter()
-        llm.eval(new)
-        seconds.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    for token in tokens[800:830]:
-        llm.eval([token])
-    decode = 30 / (time.perf_counter() - start)
+    prefill = median_seconds(llm, tokens[:400], tokens[400:760])
+    decode = decode_tokens_per_second(llm, tokens[800:830])
     llm.close()
-    prefill = statistics.median(seconds)
     return f"{path.stem:8} {path.stat().st_size / 1e9:5.2f} GB  prefill 360 tokens {prefill:.2f} s ({360 / prefill:.0f} tok/s)  decode {decode:.1f} tok/s"
 
 
