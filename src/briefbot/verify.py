@@ -187,13 +187,15 @@ _QUALIFYING_CLAUSE = re.compile(
 )
 
 
-def _clauses(quote: str) -> list[str]:
-    return [clause for clause in _CLAUSE_BOUNDARY.split(quote) if _words_of(clause)]
+def _clauses(quote: str) -> list[tuple[str, list[str]]]:
+    """The quote's clauses that hold words, each with its words."""
+    pieces = [(clause, _words_of(clause)) for clause in _CLAUSE_BOUNDARY.split(quote)]
+    return [(clause, words) for clause, words in pieces if words]
 
 
 def is_copy(claim: str, quote: str) -> bool:
     """The claim is one or more whole clauses of the quote, word for word, with no negation dropped
-    and no qualifying clause of their sentence left out.
+    and no qualifying clause of the quote left out.
 
     Whole clauses because a copy cut inside one can drop what qualifies it: "50,000 Huguenots fled"
     out of "an estimated 50,000 Huguenots fled", or "Abercrombie refused to take any significant
@@ -203,14 +205,13 @@ def is_copy(claim: str, quote: str) -> bool:
     if not words or negation_differs(claim, quote):
         return False
     clauses = _clauses(quote)
-    clause_words = [_words_of(clause) for clause in clauses]
     for first in range(len(clauses)):
         joined: list[str] = []
         for last in range(first, len(clauses)):
-            joined += clause_words[last]
+            joined += clauses[last][1]
             if joined == words:
                 dropped = clauses[:first] + clauses[last + 1 :]
-                return not any(_QUALIFYING_CLAUSE.search(clause) for clause in dropped)
+                return not any(_QUALIFYING_CLAUSE.search(clause) for clause, _ in dropped)
             if len(joined) >= len(words):
                 break
     return False
