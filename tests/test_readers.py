@@ -260,6 +260,14 @@ def test_load_briefing_names_the_file_and_says_what_is_wrong(tmp_path, name, dat
     assert "Error" not in str(caught.value) and "Traceback" not in str(caught.value)
 
 
+@pytest.mark.parametrize("name", ["briefings", "folder.pdf"])
+def test_a_folder_is_named_as_one_whatever_its_name(tmp_path, name):
+    folder = tmp_path / name
+    folder.mkdir()
+    with pytest.raises(BriefingError, match="not a regular file but a folder"):
+        load_briefing(folder)
+
+
 def test_a_file_over_max_bytes_is_refused_before_it_is_read():
     path = DOCS / "debian-faq-basic-defs.pdf"
     with pytest.raises(BriefingError, match=f"{path.stat().st_size:,} bytes is over the 1,000-byte limit"):

@@ -86,6 +86,9 @@ def doc_id_for(path: Path) -> str:
 def load_briefing(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pages: int = DEFAULT_MAX_PAGES) -> Briefing:
     """Read a briefing file of any supported format; every problem is a BriefingError naming the file."""
     path = Path(path)
+    if path.is_dir():
+        # Before the suffix: a folder has none, and "cannot read a file without an extension" misleads.
+        raise BriefingError(f"{path}: not a regular file but a folder; give the briefing files in it")
     source_format = SUPPORTED_FORMATS.get(path.suffix.lower())
     if source_format is None:
         kind = f"{path.suffix} files" if path.suffix else "a file without an extension"
