@@ -14,7 +14,7 @@ from briefbot.eval.dataset import Sample, load_dataset
 from briefbot.eval.judge import JUDGE_SEED, Judge, JudgeCache, LlamaIndexEmbeddings, OpenAIJudge, StubJudge, make_judge, schema_for, with_item_count
 from briefbot.eval.judged import context_precision, context_recall, faithfulness, judge_records
 from briefbot.eval.metrics import evidence_metrics, reference_chunk_ids
-from briefbot.eval.records import Evidence
+from briefbot.span import Chunk
 from briefbot.eval.suite import JudgeTier, evaluate_systems, run_system
 from briefbot.eval.summary import metric_summary, summarise_system
 from briefbot.eval.systems import BaselineSystem, BriefBotSystem, build_systems, fake_baseline_llm, looks_like_refusal
@@ -34,9 +34,13 @@ def _sample(**overrides) -> Sample:
     return Sample(**{**fields, **overrides})
 
 
-def _evidence(text: str, briefing_text: str, id_: str) -> Evidence:
+def _evidence(text: str, briefing_text: str, id_: str) -> Chunk:
     start = briefing_text.index(text)
-    return Evidence(id_, start, start + len(text), text)
+    return Chunk("briefing", start, start + len(text), text, id_, "")
+
+
+def _chunks(*bounds: tuple[str, int, int]) -> list[Chunk]:
+    return [Chunk("briefing", start, end, "", chunk_id, "") for chunk_id, start, end in bounds]
 
 
 class ScriptedJudge(Judge):
@@ -60,7 +64,7 @@ def test_llm_free_metrics_on_crafted_samples(briefing_text):
     sample = _sample()
     span = sample.reference_spans[0]
     start = briefing_text.index(span)
-    chunks = [("c0", 0, start), ("c1", start, start + len(span) + 50), ("c2", start + len(span) + 50, len(briefing_text))]
+    chunks = _chunks(("c0", 0, start), ("c1", start, start + len(span) + 50), ("c2", start + len(span) + 50, len(briefing_text)))
     exact = _evidence(span, briefing_text, "c1")
     unrelated = _evidence("The Kremlin invited the United States to take part, but the Americans rejected the invitation.", briefing_text, "c0")
 
@@ -100,14 +104,14 @@ def test_big_evidence_chunk_fails_string_similarity_but_not_offsets(briefing_tex
     sample = _sample()
     span = sample.reference_spans[0]
     start = briefing_text.index(span)
-    big = Evidence("n1", max(0, start - 1500), start + len(span) + 1500, briefing_text[max(0, start - 1500) : start + len(span) + 1500])
-    scores = evidence_metrics(sample, [big], [("n1", big.start, big.end)], briefing_text)
+    big = _evidence(briefing_text[max(0, start - 1500) : start + len(span) + 1500], briefing_text, "n1")
+    scores = evidence_metrics(sample, [big], [big], briefing_text)
     assert scores["nonllm_context_recall"] == 0.0
     assert scores["evidence_recall"] == scores["id_context_recall"] == scores["reference_span_quoted"] == 1.0
 
 
 def test_reference_chunk_ids_prefer_a_holding_evidence_chunk():
-    chunks = [("a", 0, 100), ("b", 50, 150), ("c", 150, 300)]
+    chunks = _chunks(("a", 0, 100), ("b", 50, 150), ("c", 150, 300))
     assert reference_chunk_ids([(60, 90)], chunks, {"b"}) == ["b"]  # held by a and b; b was shown
     assert reference_chunk_ids([(60, 90)], chunks, set()) == ["a"]
     assert reference_chunk_ids([(140, 200)], chunks, set()) == ["c"]  # straddles: most overlap

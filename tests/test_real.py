@@ -117,7 +117,7 @@ def test_saved_kv_state_restores_the_prompt_without_the_logits_copy():
 
 def test_the_answer_prompts_opening_is_prefilled_once_then_read_from_disk(tmp_path):
     from briefbot.backends.local import LocalBackend, LocalLLM
-    from briefbot.retrieve import Passage
+    from briefbot.span import Passage
 
     front = Passage(n=1, chunk_id="doc:000", doc_id="doc", section="", start=0, end=40, text="25 April 2017. Russia and the Taliban.", score=0.0, front_matter=True)
     body = Passage(n=2, chunk_id="doc:001", doc_id="doc", section="", start=41, end=90, text="Currently 16,000 Tajik border guards are on patrol.", score=0.5)

@@ -1,6 +1,6 @@
 import pytest
 
-from briefbot.retrieve import Passage
+from briefbot.span import Passage
 from briefbot.verify import AnswerSentence, Verifier, answers_question, fact_in, facts, is_copy, is_refusal, split_answer
 
 GUARDS = (
@@ -47,7 +47,7 @@ def test_a_paraphrase_is_supported_and_its_span_is_the_supporting_sentence(fake_
     verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
     p = passage(1, GUARDS)
     spans = verifier.support(AnswerSentence("Today 16,000 Tajik border guards patrol the border.", (1,)), [p])
-    assert spans is not None and [s.passage for s in spans] == [1]
+    assert spans is not None and [s.n for s in spans] == [1]
     assert GUARDS[spans[0].start - p.start : spans[0].end - p.start] == "Currently, the number of Tajik border guards on patrol is 16,000."
 
 
@@ -62,8 +62,8 @@ def test_swapped_numbers_and_unrelated_claims_are_unsupported(fake_bot):
 def test_a_wrong_or_unretrieved_citation_is_moved_to_the_supporting_passage(fake_bot):
     verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
     passages = [passage(1, GUARDS), passage(2, BOMB, start=5000)]
-    assert verifier.support(AnswerSentence("The US military dropped a GBU-43.", (1,)), passages)[0].passage == 2
-    assert verifier.support(AnswerSentence("The US military dropped a GBU-43.", (7,)), passages)[0].passage == 2
+    assert verifier.support(AnswerSentence("The US military dropped a GBU-43.", (1,)), passages)[0].n == 2
+    assert verifier.support(AnswerSentence("The US military dropped a GBU-43.", (7,)), passages)[0].n == 2
 
 
 def test_a_sentence_joining_two_chunks_cites_both(fake_bot):
@@ -71,13 +71,13 @@ def test_a_sentence_joining_two_chunks_cites_both(fake_bot):
     strike = "This was targeting IS positions in Nangarhar, which, according to the US military, destroyed a total of 36 IS fighters."
     passages = [passage(1, BOMB, start=5000), passage(2, strike, start=5200)]
     spans = verifier.support(AnswerSentence("The US military dropped a GBU-43 on IS in Nangarhar, killing 36 fighters.", (1,)), passages)
-    assert spans is not None and {s.passage for s in spans} == {1, 2}
+    assert spans is not None and {s.n for s in spans} == {1, 2}
 
 
 def test_the_publication_date_is_not_joined_to_an_event(fake_bot):
     verifier = Verifier(fake_bot.verifier.embed_model, 0.5)
-    front = Passage(n=1, chunk_id="doc:front", doc_id="doc", section="", start=0, end=60,
-                    text="A Dangerous Flirtation: Russia and the Taliban. 25 April 2017.", score=1.0, front_matter=True)
+    title = "A Dangerous Flirtation: Russia and the Taliban. 25 April 2017."
+    front = Passage(n=1, chunk_id="doc:front", doc_id="doc", section="", start=0, end=len(title), text=title, score=1.0, front_matter=True)
     passages = [front, passage(2, BOMB, start=5000)]
     assert verifier.support(AnswerSentence("The US military dropped a GBU-43 on 25 April 2017.", (2, 1)), passages) is None
     assert verifier.support(AnswerSentence("The briefing is dated 25 April 2017.", (1,)), passages) is not None
@@ -126,7 +126,7 @@ def test_the_citation_goes_to_the_passage_that_says_it_not_the_one_the_model_nam
     body = "The Kremlin has recently been courting the Taliban, a movement battling for control of Afghanistan."
     passages = [passage(1, lede, start=0), passage(2, body, start=500)]
     spans = verifier.support(AnswerSentence("The Kremlin is courting the Taliban, which is battling for control of Afghanistan.", (1,)), passages)
-    assert spans is not None and [s.passage for s in spans] == [2]
+    assert spans is not None and [s.n for s in spans] == [2]
 
 
 def test_a_range_is_one_fact_and_backs_its_ends():

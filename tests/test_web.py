@@ -42,7 +42,7 @@ def test_ask_returns_the_answer_with_exact_citations(client, fake_bot):
     assert "16,000" in answer["text"]
     assert answer["citations"]
     for citation in answer["citations"]:
-        briefing = fake_bot.index.briefing_for(citation["chunk_id"])
+        briefing = fake_bot.index.briefings[citation["doc_id"]]
         assert briefing.text[citation["start"] : citation["end"]] == citation["quote"]
         assert f"[{citation['n']}]" in answer["text"]
 

@@ -11,7 +11,7 @@ from briefbot import BriefBot, Settings
 from briefbot.backends import make_backend
 from briefbot.backends.worker import WorkerBackend
 from briefbot.errors import BackendError, ModelError
-from briefbot.retrieve import Passage
+from briefbot.span import Passage
 
 PASSAGE = Passage(n=2, chunk_id="c", doc_id="d", section="Body", start=0, end=43,
                   text="The border guards number 16,000 in total.", score=1.0)

@@ -15,9 +15,10 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
-from briefbot.answer import Answer, Citation, Timings  # noqa: E402
+from briefbot.answer import Answer, Timings  # noqa: E402
 from briefbot.bot import BriefBot  # noqa: E402
 from briefbot.errors import BriefBotError  # noqa: E402
 from briefbot.settings import Settings  # noqa: E402
+from briefbot.span import Citation, Passage, Span  # noqa: E402
 
-__all__ = ["Answer", "BriefBot", "BriefBotError", "Citation", "Settings", "Timings"]
+__all__ = ["Answer", "BriefBot", "BriefBotError", "Citation", "Passage", "Settings", "Span", "Timings"]

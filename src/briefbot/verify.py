@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from briefbot.briefing import sentence_spans
-from briefbot.retrieve import Passage
+from briefbot.span import Citation, Passage
 from briefbot.text import ORDINARY_WORDS, REFUSAL_PATTERN, STOPWORDS, WORD, content_words, normalise
 
 CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -36,15 +36,6 @@ MIN_WORD_COVERAGE = 0.7
 class AnswerSentence:
     text: str
     cited: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Span:
-    """The part of passage `passage` that supports a sentence: absolute offsets into its briefing."""
-
-    passage: int
-    start: int
-    end: int
 
 
 def split_answer(text: str) -> list[AnswerSentence]:
@@ -318,8 +309,8 @@ class Verifier:
             self._sentence_cache[passage.chunk_id] = (spans, vectors)
         return self._sentence_cache[passage.chunk_id]
 
-    def support(self, sentence: AnswerSentence, passages: list[Passage], question: str = "") -> tuple[Span, ...] | None:
-        """Spans supporting the sentence; None if unsupported.
+    def support(self, sentence: AnswerSentence, passages: list[Passage], question: str = "") -> tuple[Citation, ...] | None:
+        """The parts of passages that support the sentence; None if unsupported.
 
         Every number must stand in a supporting passage itself. Every name must stand in the
         paragraph a supporting span comes from, in the question (an answer may restate who is asked
@@ -336,8 +327,8 @@ class Verifier:
         by_number = {p.n: p for p in passages}
         shared = question + " " + " ".join(p.text for p in passages if p.front_matter)
 
-        def names_stand(spans: tuple[Span, ...]) -> bool:
-            context = shared + " " + " ".join(by_number[span.passage].context for span in spans)
+        def names_stand(spans: tuple[Citation, ...]) -> bool:
+            context = shared + " " + " ".join(by_number[span.n].context for span in spans)
             return all(fact_in(name, context) for name in sentence_names)
 
         cited = [by_number[n] for n in dict.fromkeys(sentence.cited) if n in by_number]
@@ -373,7 +364,7 @@ class Verifier:
 
     def _closest_span(
         self, sentence: str, sentence_names: set[str], vector, passage: Passage, facts_here: set[str], require_similarity: bool = True
-    ) -> Span | None:
+    ) -> Citation | None:
         """The passage sentence closest in meaning, plus the closest one holding each fact it lacks."""
         import numpy as np
 
@@ -393,4 +384,4 @@ class Verifier:
             holders = [i for i, text in enumerate(texts) if fact_in(fact, text)]
             if holders:
                 chosen.add(max(holders, key=lambda i: similarities[i]))
-        return Span(passage.n, min(spans[i][0] for i in chosen), max(spans[i][1] for i in chosen))
+        return passage.cite(min(spans[i][0] for i in chosen), max(spans[i][1] for i in chosen))

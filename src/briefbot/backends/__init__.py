@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from briefbot.backends.base import Backend, LLMBackend
-from briefbot.retrieve import Passage
+from briefbot.span import Passage
 from briefbot.settings import Settings
 
 __all__ = ["Backend", "LLMBackend", "make_backend"]

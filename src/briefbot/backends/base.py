@@ -10,7 +10,7 @@ import logging
 from typing import Iterator, Protocol
 
 from briefbot.errors import BackendError
-from briefbot.retrieve import Passage
+from briefbot.span import Passage
 from briefbot.settings import PACKAGE_DIR
 
 PROMPTS_DIR = PACKAGE_DIR / "prompts"

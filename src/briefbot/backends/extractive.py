@@ -6,7 +6,7 @@ from typing import Iterator
 
 from briefbot.backends.base import REFUSAL
 from briefbot.briefing import sentence_spans
-from briefbot.retrieve import Passage
+from briefbot.span import Passage
 
 # Below this MiniLM cosine a sentence is too far from the question to count as an answer.
 MIN_SIMILARITY = 0.45

@@ -34,7 +34,7 @@ from briefbot.backends.base import YES_NO_KINDS, LLMBackend
 from briefbot.backends.llama_build import check_build
 from briefbot.backends.opening_state import warm_start
 from briefbot.errors import BackendError, ModelError
-from briefbot.retrieve import Passage
+from briefbot.span import Passage
 
 
 class _KVStateLlama(Llama):

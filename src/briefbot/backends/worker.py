@@ -21,7 +21,7 @@ from contextlib import closing
 from typing import Callable, Iterator
 
 from briefbot.errors import BackendError, BriefBotError, ModelError
-from briefbot.retrieve import Passage
+from briefbot.span import Passage
 from briefbot.settings import Settings
 
 log = logging.getLogger("briefbot")

@@ -16,7 +16,8 @@ import re
 from briefbot import Answer
 from briefbot.eval import squad
 from briefbot.eval.dataset import Sample
-from briefbot.eval.records import Evidence, SampleRecord
+from briefbot.eval.records import SampleRecord
+from briefbot.span import Chunk
 from briefbot.text import CITATION_MARKER, normalise
 
 # (key, label, tier, description): the order of the report's tables.
@@ -136,23 +137,23 @@ def non_llm_metrics() -> dict:
     }
 
 
-def reference_chunk_ids(references: list[tuple[int, int]], chunks: list[tuple[str, int, int]], evidence_ids: set[str]) -> list[str]:
+def reference_chunk_ids(references: list[tuple[int, int]], chunks: list[Chunk], evidence_ids: set[str]) -> list[str]:
     """One chunk id per reference span: a chunk that holds the whole span (an evidence chunk first,
     where overlapping chunks both hold it), else the chunk overlapping it most."""
     ids = []
     for start, end in references:
-        holding = [cid for cid, s, e in chunks if s is not None and s <= start and end <= e]
+        holding = [c.chunk_id for c in chunks if c.start is not None and c.start <= start and end <= c.end]
         if holding:
             ids.append(next((cid for cid in holding if cid in evidence_ids), holding[0]))
             continue
-        overlaps = [(min(end, e) - max(start, s), cid) for cid, s, e in chunks if s is not None]
+        overlaps = [(min(end, c.end) - max(start, c.start), c.chunk_id) for c in chunks if c.start is not None]
         best = max(overlaps, default=(0, None))
         if best[0] > 0:
             ids.append(best[1])
     return sorted(set(ids))
 
 
-def evidence_metrics(sample: Sample, evidence: list[Evidence], chunks: list[tuple[str, int, int]], source_text: str) -> dict:
+def evidence_metrics(sample: Sample, evidence: list[Chunk], chunks: list[Chunk], source_text: str) -> dict:
     """ragas' non-LLM context metrics and offset-based ones; None where there is no reference span."""
     out = {key: None for key in EVIDENCE_KEYS}
     references = sample.reference_offsets(source_text)
@@ -165,7 +166,7 @@ def evidence_metrics(sample: Sample, evidence: list[Evidence], chunks: list[tupl
 
     metrics = non_llm_metrics()
     contexts = [e.text for e in evidence]
-    evidence_ids = [e.id for e in evidence]
+    evidence_ids = [e.chunk_id for e in evidence]
     ragas_sample = SingleTurnSample(
         retrieved_contexts=contexts,
         reference_contexts=list(sample.reference_spans),

@@ -7,31 +7,15 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from briefbot import Answer
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What a system shows as the basis of its answer: a cited span or a retrieved node."""
-
-    id: str
-    start: int
-    end: int
-    text: str
+from briefbot.span import Chunk
 
 
 @dataclass
 class SystemOutput:
     answer: Answer  # the baseline's is built from its response
-    passages: list  # what retrieval returned (objects with .start/.end), for recall@k
-    evidence: list[Evidence]
-
-
-@dataclass(frozen=True)
-class Quote:
-    id: str  # chunk or node id
-    start: int
-    end: int
-    quote: str  # == the source text [start:end]
+    passages: list[Chunk]  # what retrieval returned, for recall@k
+    # What the system shows as the basis of its answer: briefbot's citations, the baseline's source nodes.
+    evidence: list[Chunk]
 
 
 @dataclass(frozen=True)
@@ -41,7 +25,7 @@ class AuditedSentence:
 
     id: str  # "<question id>#<index>"
     text: str  # without its [n] markers
-    cited: tuple[Quote, ...]
+    cited: tuple[Chunk, ...]
     check: str = ""
     margin: float | None = None
 
@@ -72,7 +56,7 @@ class SampleRecord(TypedDict, total=False):
     recall_at_k: float | None
     citation_hits_reference: bool | None
     wall_seconds: float
-    evidence: list[dict]  # Evidence fields
+    evidence: list[dict]  # SystemOutput.evidence, as Chunk (briefbot: Citation) fields
     sentences: list[dict]  # AuditedSentence fields
     # metrics.EVIDENCE_KEYS, None without a reference span:
     nonllm_context_precision: float | None

@@ -56,7 +56,7 @@ def run_system(system, samples: list[Sample], progress=lambda message: None) -> 
         if not system.cites:
             record["citations_exact"] = None
             record["citation_hits_reference"] = None
-        record["evidence"] = [e.__dict__ for e in output.evidence]
+        record["evidence"] = [asdict(e) for e in output.evidence]
         record["sentences"] = [asdict(s) for s in shown_sentences(sample.id, output, system.cites)]
         record.update(evidence_metrics(sample, output.evidence, system.chunks, system.source_text))
         record["judge"] = {}

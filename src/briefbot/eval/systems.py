@@ -11,8 +11,9 @@ import time
 
 from briefbot import Answer, BriefBot, Timings
 from briefbot.backends import make_backend
-from briefbot.eval.records import AuditedSentence, Evidence, Quote, SystemOutput
+from briefbot.eval.records import AuditedSentence, SystemOutput
 from briefbot.index import briefing_paths, load_briefings, load_embedding_model
+from briefbot.span import Chunk
 from briefbot.text import BASELINE_REFUSAL, answer_sentences, claim_words
 from briefbot.verify import CITATION, split_answer
 
@@ -26,18 +27,18 @@ def shown_sentences(sample_id: str, output: SystemOutput, cites: bool) -> list[A
     if answer.refused:
         return []
     if cites:
-        quotes = {c.n: Quote(c.chunk_id, c.start, c.end, c.quote) for c in answer.citations}
+        quotes = {c.n: c for c in answer.citations}
         return [
             AuditedSentence(f"{sample_id}#{index}", CITATION.sub("", s.text).strip(),
                             tuple(quotes[n] for n in s.cites if n in quotes), s.check, s.margin)
             for index, s in enumerate(answer.sentences)
         ]
-    nodes = tuple(Quote(e.id, e.start, e.end, e.text) for e in output.evidence)
+    nodes = tuple(output.evidence)
     return [AuditedSentence(f"{sample_id}#{index}", s.text, nodes) for index, s in enumerate(split_answer(answer.text))]
 
 
 class BriefBotSystem:
-    """BriefBot as a black box: chat(), then the passages its retriever returns for the standalone question."""
+    """BriefBot through its public API: chat(), whose Answer carries the passages it was built from."""
 
     cites = True
 
@@ -45,16 +46,11 @@ class BriefBotSystem:
         self.name = name
         self.bot = bot
         self.source_text = bot.briefing.text
-        doc_id = bot.briefing.doc_id
-        self.chunks = [
-            (node.node_id, node.metadata["start"], node.metadata["end"]) for node in bot.index.nodes if node.metadata.get("doc_id") == doc_id
-        ]
+        self.chunks = [chunk for chunk in bot.index.chunks if chunk.doc_id == bot.briefing.doc_id]
 
     def respond(self, question: str, history: list[dict]) -> SystemOutput:
         answer = self.bot.chat(question, history)
-        passages = self.bot.retriever.retrieve(answer.standalone_question).passages
-        evidence = [Evidence(c.chunk_id, c.start, c.end, c.quote) for c in answer.citations]
-        return SystemOutput(answer, passages, evidence)
+        return SystemOutput(answer, answer.passages, list(answer.citations))
 
 
 def looks_like_refusal(text: str) -> bool:
@@ -80,7 +76,7 @@ class BaselineSystem:
             [Document(text=source_text, id_="briefing")], embed_model=embed_model, transformations=[SentenceSplitter()]
         )
         self.engine = self.index.as_query_engine(llm=llm, similarity_top_k=top_k)
-        self.chunks = [(n.node_id, n.start_char_idx, n.end_char_idx) for n in self.index.docstore.docs.values()]
+        self.chunks = [_chunk(node) for node in self.index.docstore.docs.values()]
 
     def respond(self, question: str, history: list[dict]) -> SystemOutput:
         started = time.perf_counter()
@@ -89,14 +85,16 @@ class BaselineSystem:
         text = (response.response or "").strip()
         if text == "Empty Response":
             text = ""
-        evidence = [
-            Evidence(hit.node.node_id, hit.node.start_char_idx, hit.node.end_char_idx, hit.node.get_content()) for hit in response.source_nodes
-        ]
+        evidence = [_chunk(hit.node) for hit in response.source_nodes]
         answer = Answer(
             text=text, refused=looks_like_refusal(text), citations=[], standalone_question=question,
             timings=Timings(retrieve=0.0, first_token=None, total=elapsed),
         )
         return SystemOutput(answer, evidence, evidence)
+
+
+def _chunk(node) -> Chunk:
+    return Chunk("briefing", node.start_char_idx, node.end_char_idx, node.get_content(), node.node_id, "")
 
 
 def fake_baseline_llm():
