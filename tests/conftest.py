@@ -14,12 +14,12 @@ def index_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fake_bot(index_dir):
     """The whole pipeline (real Chroma on disk, real MiniLM) with the deterministic fake LLM."""
-    return BriefBot(Settings(backend="fake", index_dir=index_dir))
+    return BriefBot.from_settings(Settings(backend="fake", index_dir=index_dir))
 
 
 @pytest.fixture
 def fake_llm(fake_bot):
-    llm = fake_bot.backend.llm
+    llm = fake_bot.generator.llm
     yield llm
     llm.replies.clear()
     llm.condensations.clear()

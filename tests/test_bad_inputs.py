@@ -444,14 +444,10 @@ def added(fake_bot, tmp_path_factory):
     folder = tmp_path_factory.mktemp("added")
     paths = {case["id"]: _write(case, folder / case["id"]) for case in ACCEPTED_FILES}
     index_dir = folder / "index"
-    embed_model = fake_bot.verifier.embed_model
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("briefbot.index.load_embedding_model", lambda: embed_model)
-        patch.setattr("briefbot.bot.load_embedding_model", lambda: embed_model)
-        code, printed = _run_cli(["index", *map(str, paths.values()), "--index-dir", str(index_dir)])
-        assert code == 0
-        bot = BriefBot(Settings(backend="fake", index_dir=index_dir, briefings=list(paths.values())))
-        yield SimpleNamespace(bot=bot, paths=paths, index_dir=index_dir, printed=printed)
+    code, printed = _run_cli(["index", *map(str, paths.values()), "--index-dir", str(index_dir)])
+    assert code == 0
+    bot = BriefBot.from_settings(Settings(backend="fake", index_dir=index_dir, briefings=list(paths.values())))
+    return SimpleNamespace(bot=bot, paths=paths, index_dir=index_dir, printed=printed)
 
 
 @pytest.mark.parametrize("case", _params(ACCEPTED_FILES))
@@ -465,7 +461,7 @@ def test_cli_index_accepts_the_file(case, added):
 
 @pytest.mark.parametrize("case", _params(ACCEPTED_FILES))
 def test_api_answers_from_the_added_file(case, added):
-    llm = added.bot.backend.llm
+    llm = added.bot.generator.llm
     _script(llm, case)
     try:
         answer = added.bot.chat(case["question"], [])
@@ -478,10 +474,9 @@ def test_api_answers_from_the_added_file(case, added):
 
 
 @pytest.mark.parametrize("case", _params(ACCEPTED_FILES, scripted=False))
-def test_cli_ask_about_the_added_file_prints_no_control_characters(case, added, monkeypatch):
-    # The bot over the added files stands in for the one `ask` would load: flags and printing are what is tested.
-    monkeypatch.setattr("briefbot.BriefBot", lambda settings, progress=None: added.bot)
-    code, printed = _run_cli(["ask", case["question"], "--backend", "fake", "--index-dir", str(added.index_dir)])
+def test_cli_ask_about_the_added_file_prints_no_control_characters(case, added):
+    briefings = [flag for path in added.paths.values() for flag in ("--briefing", str(path))]
+    code, printed = _run_cli(["ask", case["question"], *briefings, "--backend", "fake", "--index-dir", str(added.index_dir)])
     assert code == 0
     assert not CONTROL.search(printed), "control characters reached the terminal"
     assert not any(line in printed for line in SYSTEM_PROMPT_LINES)

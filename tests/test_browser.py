@@ -5,7 +5,6 @@ Screenshots go to test-output/ at the repo root (git-ignored) so a person can lo
 those of the upload flow also to eval/results/web-upload/ (committed).
 """
 
-import copy
 import io
 import re
 import shutil
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from briefbot import BriefBot
 from conftest import free_port
 
 
@@ -196,9 +196,8 @@ def upload_server(fake_bot, tmp_path_factory):
     """A server whose uploads and their indexes stay in a directory of their own."""
     from briefbot.web import build_app
 
-    bot = copy.copy(fake_bot)
-    bot.settings = fake_bot.settings.model_copy(update={"index_dir": tmp_path_factory.mktemp("browser-uploads") / "index"})
-    app = build_app(bot)
+    settings = fake_bot.settings.model_copy(update={"index_dir": tmp_path_factory.mktemp("browser-uploads") / "index"})
+    app = build_app(BriefBot(settings, fake_bot.index, fake_bot.retriever, fake_bot.generator, fake_bot.verifier, fake_bot.policy))
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     yield app.local_url
     app.close()

@@ -83,15 +83,12 @@ def _assert_exact_citations(answer: dict, texts: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server_bot(chroma_server, tmp_path_factory, fake_bot):
-    with pytest.MonkeyPatch.context() as patch:
-        # The same MiniLM as fake_bot's: loading it again per bot would only cost seconds of CPU.
-        patch.setattr("briefbot.bot.load_embedding_model", lambda: fake_bot.verifier.embed_model)
-        settings = Settings(backend="fake", chroma_url=chroma_server, index_dir=tmp_path_factory.mktemp("server-index"))
-        messages = []
-        bot = BriefBot(settings, progress=messages.append)
-        assert any("building" in m for m in messages), messages
-        yield bot
+def server_bot(chroma_server, tmp_path_factory):
+    settings = Settings(backend="fake", chroma_url=chroma_server, index_dir=tmp_path_factory.mktemp("server-index"))
+    messages = []
+    bot = BriefBot.from_settings(settings, progress=messages.append)
+    assert any("building" in m for m in messages), messages
+    return bot
 
 
 def test_index_lives_on_the_server_and_a_second_bot_reuses_it(server_bot, chroma_server):
@@ -105,7 +102,7 @@ def test_index_lives_on_the_server_and_a_second_bot_reuses_it(server_bot, chroma
         assert not list(Path(settings.index_dir).rglob("chroma.sqlite3"))
 
         messages = []
-        again = BriefBot(settings, progress=messages.append)
+        again = BriefBot.from_settings(settings, progress=messages.append)
         assert not any("building" in m for m in messages), messages
         assert again.index.manifest == manifest
         assert [c.name for c in client.list_collections()] == [manifest["collection"]]

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.real
 
 @pytest.fixture(scope="module")
 def qwen_bot(index_dir):
-    return BriefBot(Settings(backend="local", index_dir=index_dir))
+    return BriefBot.from_settings(Settings(backend="local", index_dir=index_dir))
 
 
 PREFILL = """
@@ -76,9 +76,9 @@ def test_default_model_condenses_a_follow_up(qwen_bot):
 
 def test_tiny_gguf_runs_through_the_local_backend(index_dir, tmp_path):
     """SmolLM2-135M hallucinates freely: this checks plumbing, and that verification still holds."""
-    bot = BriefBot(Settings(backend="local", model_path=tiny_model_path(), index_dir=index_dir, cache_dir=tmp_path, max_tokens=48))
+    bot = BriefBot.from_settings(Settings(backend="local", model_path=tiny_model_path(), index_dir=index_dir, cache_dir=tmp_path, max_tokens=48))
     answer = bot.ask("Which bomb did the US drop in Nangarhar?")
-    prompt_tokens, generated = bot.backend.llm.last_usage
+    prompt_tokens, generated = bot.generator.llm.last_usage
     assert prompt_tokens > 0 and 0 < generated <= 48, "the model did not generate, or past max_tokens"
     timings = answer.timings
     assert 0 < timings.model_first_token <= timings.model_last_token <= timings.first_token <= timings.total

@@ -1,7 +1,6 @@
 """The web surface through its real HTTP API (gradio_client), its handlers without a server, its
 renderers and serve() guards."""
 
-import copy
 import dataclasses
 import html
 import re
@@ -12,7 +11,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from briefbot import Settings
+from briefbot import BriefBot, Settings
 from briefbot.briefing import Page, parse_briefing
 from briefbot.cli import main
 from briefbot.library import ALL, example_questions
@@ -173,9 +172,8 @@ NOTE = (
 
 def _own_bot(fake_bot, index_dir):
     """The shared fake bot (models, start-up index) with uploads and their indexes in `index_dir`."""
-    bot = copy.copy(fake_bot)
-    bot.settings = fake_bot.settings.model_copy(update={"index_dir": index_dir})
-    return bot
+    settings = fake_bot.settings.model_copy(update={"index_dir": index_dir})
+    return BriefBot(settings, fake_bot.index, fake_bot.retriever, fake_bot.generator, fake_bot.verifier, fake_bot.policy)
 
 
 @pytest.fixture

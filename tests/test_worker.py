@@ -86,13 +86,13 @@ def test_a_worker_that_cannot_load_its_model_is_a_clear_error(tmp_path):
 
 
 def test_the_bot_runs_its_isolated_backend_through_the_pipeline(index_dir):
-    bot = BriefBot(Settings(backend="fake", index_dir=index_dir), isolated_backend=True)
+    bot = BriefBot.from_settings(Settings(backend="fake", index_dir=index_dir), isolated_backend=True)
     answer = bot.ask("How many Tajik border guards are on patrol today?")
-    assert isinstance(bot.backend, WorkerBackend)
+    assert isinstance(bot.generator, WorkerBackend)
     assert not answer.refused and "16,000" in answer.text
     for citation in answer.citations:
         assert bot.briefing.text[citation.start : citation.end] == citation.quote
-    bot.backend.close()
+    bot.generator.close()
 
 
 def test_the_web_chat_keeps_answering_after_its_model_worker_dies(index_dir):
@@ -102,19 +102,19 @@ def test_the_web_chat_keeps_answering_after_its_model_worker_dies(index_dir):
     from briefbot.web import build_app
     from conftest import free_port
 
-    bot = BriefBot(Settings(backend="fake", index_dir=index_dir), isolated_backend=True)
+    bot = BriefBot.from_settings(Settings(backend="fake", index_dir=index_dir), isolated_backend=True)
     app = build_app(bot)
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     try:
         client = Client(app.local_url, verbose=False)
         question = "How many Tajik border guards are on patrol today?"
         first = client.predict(question, [], api_name="/ask")
-        killed = bot.backend.pid
+        killed = bot.generator.pid
         os.kill(killed, signal.SIGKILL)
         wait_until_dead(killed)
         second = client.predict(question, [], api_name="/ask")
         assert second["text"] == first["text"] and "16,000" in second["text"]
-        assert bot.backend.pid != killed
+        assert bot.generator.pid != killed
     finally:
         app.close()
-        bot.backend.close()
+        bot.generator.close()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Iterator
+from typing import Callable, Iterator
 
 from briefbot.briefing import Briefing
 from briefbot.span import Citation, Passage
-from briefbot.verify import AnswerSentence, Verifier, is_refusal, split_answer
+from briefbot.verify import AnswerSentence, Verifier, answers_question, is_refusal, split_answer
 
 CLOSEST_PASSAGES_ON_REFUSAL = 3
 
@@ -136,3 +136,28 @@ def refusal(passages: list[Passage], briefings: dict[str, Briefing]) -> tuple[st
         return "The briefing does not answer this question.", citations
     listed = ", ".join(f"[{p.n}] {p.section}" for p in closest)
     return f"The briefing does not answer this question. Closest passages: {listed}.", citations
+
+
+class AnswerPolicy:
+    """Whether verified sentences answer the question, not only say something true near it.
+
+    First the word rules (a "who" needs a new name, a "how many" a number: verify.answers_question),
+    then the generator's yes/no on the quotes the sentences rest on: SQuAD's adversarial questions
+    ("Who created ARPANET?" where the text says who funded it) pass the word rules. The bot holds
+    its sentences back until both agree, so a true sentence that is no answer becomes a refusal.
+    """
+
+    def __init__(self, source: str, answers: Callable[[str, str], float | None], threshold: float):
+        """`source`: the briefing texts; `answers(question, quotes)`: the generator's yes−no margin."""
+        self.source = source
+        self.answers = answers
+        self.threshold = threshold
+
+    def accepts(self, question: str, kept: list[VerifiedSentence], passages: list[Passage]) -> bool:
+        topic = " ".join(p.text for p in passages if p.front_matter)
+        paragraphs = [p.context for p in passages]
+        if not answers_question(question, [v.text for v in kept], topic, paragraphs, self.source):
+            return False
+        quotes = " ".join(dict.fromkeys(s.text for v in kept for s in v.spans))
+        margin = self.answers(question, " ".join(quotes.split()))
+        return margin is None or margin >= self.threshold

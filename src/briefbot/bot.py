@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from briefbot.answer import Answer, Timings, VerifiedSentence, citations_for, refusal, verified_stream
-from briefbot.backends import make_backend
+from briefbot.answer import Answer, AnswerPolicy, Timings, VerifiedSentence, citations_for, refusal, verified_stream
+from briefbot.backends import Backend, make_backend
 from briefbot.briefing import Briefing
 from briefbot.errors import QuestionError
 from briefbot.index import BriefingIndex, chroma_client, load_embedding_model, open_index
 from briefbot.retrieve import HybridRetriever
 from briefbot.settings import Settings
-from briefbot.verify import Verifier, answers_question, keeps_follow_up
+from briefbot.verify import Verifier, keeps_follow_up
 
 log = logging.getLogger("briefbot")
 
@@ -73,49 +72,74 @@ def validate_history(history: object, limit: int) -> list[dict]:
 
 
 class BriefBot:
-    """Question answering over the indexed briefings. Thread-safe: the local model is locked."""
+    """Question answering over the indexed briefings, composed of its parts. Thread-safe: the local model is locked.
 
-    def __init__(self, settings: Settings | None = None, progress=None, isolated_backend: bool = False):
-        """Opens the briefings of `settings.briefings` (none: the shipped one) and the models.
+    `BriefBot.from_settings` builds today's defaults; `assemble` puts them around an opened index and
+    a generator (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        index: BriefingIndex,
+        retriever: HybridRetriever,
+        generator: Backend,
+        verifier: Verifier,
+        policy: AnswerPolicy,
+    ):
+        self.settings = settings
+        self.index = index
+        self.retriever = retriever
+        self.generator = generator
+        self.verifier = verifier
+        self.policy = policy
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, progress=None, isolated_backend: bool = False) -> "BriefBot":
+        """Opens the briefings of `settings.briefings` (none: the shipped one), the index and the models.
 
         `isolated_backend`: the model runs in a worker process restarted after a crash (the web server's choice).
         """
-        self.settings = settings or Settings()
+        settings = settings or Settings()
         progress = progress or (lambda message: log.info(message))
-        if self.settings.chroma_url:
+        if settings.chroma_url:
             # An unreachable index server is reported before the embedding model spends seconds loading.
-            chroma_client(self.settings, Path(self.settings.index_dir))
+            chroma_client(settings, Path(settings.index_dir))
         progress("loading the embedding model…")
         embed_model = load_embedding_model()
-        index = open_index(self.settings, embed_model=embed_model, progress=progress)
-        retriever = HybridRetriever(index, self.settings.top_k)
+        index = open_index(settings, embed_model=embed_model, progress=progress)
+        retriever = HybridRetriever(index, settings.top_k)
         first = index.nodes[0].metadata["doc_id"] if index.nodes else None
         opening = retriever.opening(first) if first else None
-        self.backend = make_backend(self.settings, embed_model, progress, opening=opening, isolated=isolated_backend)
-        self._attach(index, retriever)
+        generator = make_backend(settings, embed_model, progress, opening=opening, isolated=isolated_backend)
+        return cls.assemble(settings, index, generator, retriever)
 
     @classmethod
     def from_files(cls, paths: Sequence[Path | str], settings: Settings | None = None, **options) -> "BriefBot":
         """A bot over exactly these briefing files (.txt .md .html .pdf .docx), not the shipped one beside them."""
         settings = (settings or Settings()).model_copy(update={"briefings": [Path(p) for p in paths]})
-        return cls(settings, **options)
+        return cls.from_settings(settings, **options)
+
+    @classmethod
+    def assemble(
+        cls, settings: Settings, index: BriefingIndex, generator: Backend, retriever: HybridRetriever | None = None
+    ) -> "BriefBot":
+        """Today's retriever, verifier and answer policy around an opened index and a generator."""
+        source = "\n".join(briefing.text for briefing in index.briefings.values())
+        verifier = Verifier(index.embed_model, settings.support_threshold, source, generator.entailment, settings.entail_threshold)
+        policy = AnswerPolicy(source, generator.answers, settings.answer_threshold)
+        return cls(settings, index, retriever or HybridRetriever(index, settings.top_k), generator, verifier, policy)
 
     def on_briefings(self, paths: Sequence[Path | str], progress=None) -> "BriefBot":
         """A bot over another briefing set that shares this one's models (the web chat's switch)."""
-        other = copy.copy(self)
-        other.settings = self.settings.model_copy(update={"briefings": [Path(p) for p in paths]})
-        index = open_index(other.settings, embed_model=self.index.embed_model, progress=progress or (lambda m: None))
-        other._attach(index, HybridRetriever(index, self.settings.top_k))
-        return other
+        settings = self.settings.model_copy(update={"briefings": [Path(p) for p in paths]})
+        index = open_index(settings, embed_model=self.index.embed_model, progress=progress or (lambda m: None))
+        return BriefBot.assemble(settings, index, self.generator)
 
-    def _attach(self, index: BriefingIndex, retriever: HybridRetriever) -> None:
-        self.index = index
-        self.retriever = retriever
-        self.texts = {doc_id: briefing.text for doc_id, briefing in index.briefings.items()}
-        self._all_text = "\n".join(self.texts.values())
-        self.verifier = Verifier(
-            index.embed_model, self.settings.support_threshold, self._all_text, self.backend.entailment, self.settings.entail_threshold
-        )
+    @property
+    def texts(self) -> dict[str, str]:
+        """Each briefing's text by doc id: what a citation's offsets point into."""
+        return {doc_id: briefing.text for doc_id, briefing in self.index.briefings.items()}
 
     @property
     def briefings(self) -> list[Briefing]:
@@ -145,29 +169,13 @@ class BriefBot:
                 timings.model_first_token = timings.model_last_token
             yield delta
 
-    def _answers(self, question: str, kept: list[VerifiedSentence], passages: list) -> bool:
-        """Whether the verified sentences answer the question, not only say something true near it.
-
-        First the word rules (a "who" needs a new name, a "how many" a number: verify.answers_question),
-        then the generator's yes/no on the quotes the sentences rest on: SQuAD's adversarial
-        questions ("Who created ARPANET?" where the text says who funded it) pass the word rules.
-        Held back until both agree, so a true sentence that is no answer becomes a refusal.
-        """
-        topic = " ".join(p.text for p in passages if p.front_matter)
-        paragraphs = [p.context for p in passages]
-        if not answers_question(question, [v.text for v in kept], topic, paragraphs, self._all_text):
-            return False
-        quotes = " ".join(dict.fromkeys(s.text for v in kept for s in v.spans))
-        margin = self.backend.answers(question, " ".join(quotes.split()))
-        return margin is None or margin >= self.settings.answer_threshold
-
     def stream(self, question: str, history: list[dict] | None = None) -> Iterator[str | Answer]:
         """Yield the verified answer text, then the final Answer. The text comes once the whole
         answer is generated and checked: a check may still turn it into a refusal."""
         started = time.perf_counter()
         question = validate_question(question, self.settings.max_question_chars)
         history = validate_history(history, self.settings.max_question_chars)
-        standalone = self.backend.condense(history, question) if history else question
+        standalone = self.generator.condense(history, question) if history else question
         if not keeps_follow_up(question, standalone):
             # The model rewrote the question while resolving "that" ("How much of that goes to
             # Russia?" became "How much of the world's heroin comes from Afghanistan?"): its version
@@ -182,10 +190,10 @@ class BriefBot:
         kept: list[VerifiedSentence] = []
         why = "no passage of the briefing is close to the question"
         if passages and retrieval.best_dense_score >= self.settings.min_relevance:
-            raw = self._timed(self.backend.stream_answer(standalone, passages), timings, started)
+            raw = self._timed(self.generator.stream_answer(standalone, passages), timings, started)
             kept = [v for v in verified_stream(raw, passages, self.verifier, standalone) if v is not None]
             why = "the generator found no answer in the passages, or none of its sentences is supported"
-            if kept and not self._answers(standalone, kept, passages):
+            if kept and not self.policy.accepts(standalone, kept, passages):
                 kept, why = [], "the supported sentences do not answer the question"
             timings.first_token = time.perf_counter() - started
             for number, verified in enumerate(kept):

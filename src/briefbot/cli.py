@@ -194,7 +194,7 @@ def run_ask(args, settings: Settings) -> int:
 
     # Before the models load: a mistyped question fails in a fraction of a second, not ten.
     question = validate_question(args.question, settings.max_question_chars)
-    bot = BriefBot(settings, progress=_progress)
+    bot = BriefBot.from_settings(settings, progress=_progress)
     if args.json:
         print(json.dumps(bot.ask(question).to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -213,7 +213,7 @@ def run_chat(args, settings: Settings) -> int:
     from briefbot import BriefBot
     from briefbot.errors import BriefBotError
 
-    bot = BriefBot(settings, progress=_progress)
+    bot = BriefBot.from_settings(settings, progress=_progress)
     if hasattr(sys.stdin, "reconfigure"):
         # Undecodable input bytes become lone surrogates, which validation drops, as it does for
         # `ask` arguments; a strict UTF-8 locale would otherwise end the chat with a traceback.

@@ -11,6 +11,7 @@ build leaves behind is cleared (or, killed mid-swap, restored) on the next open.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -67,7 +68,9 @@ def chunk_briefing(briefing: Briefing, chunk_size: int, chunk_overlap: int) -> l
     return chunks
 
 
+@functools.cache
 def load_embedding_model():
+    """MiniLM, loaded once per process: every bot and briefing set shares it."""
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     from briefbot.models import embedding_model_path

@@ -470,7 +470,7 @@ class WebChat:
         self.bots = BotPool(self.library, bot)
         # The start-up briefing, or all of them when several were given.
         self.default_choice = bot.briefing.doc_id if len(startup) == 1 else ALL
-        self.backend_name = bot.backend.name
+        self.backend_name = bot.generator.name
 
     # --- asking ---------------------------------------------------------------------------------
 
@@ -960,7 +960,7 @@ def serve(
     # A crash in native code still prints the Python stacks of what was running, and the model runs
     # in a worker process: a crash there costs one answer, not the server (backends/worker.py).
     faulthandler.enable()
-    bot = BriefBot(settings, progress=progress, isolated_backend=True)
+    bot = BriefBot.from_settings(settings, progress=progress, isolated_backend=True)
     progress(f"engine ready in {time.perf_counter() - started:.1f} s")
     app = build_app(bot, allow_upload=upload_allowed(settings, host, auth))
     try:

@@ -53,9 +53,9 @@ def run_bench(
     samples = [s for s in load_dataset() if s.turn == 0][:limit]
     progress("cold start (a separate process)…")
     cold_start, cold_rss = measure_cold_start(settings)
-    bot = BriefBot(settings, progress=progress)
+    bot = BriefBot.from_settings(settings, progress=progress)
     index_build = measure_index_build(settings, bot.index.embed_model)
-    llm = getattr(bot.backend, "llm", None)
+    llm = getattr(bot.generator, "llm", None)
     rows = time_briefbot(bot, samples)
     baseline_rows, cold_baseline_rows = [], []
     if baseline and llm is not None:
@@ -96,7 +96,7 @@ def run_bench(
 
 
 def time_briefbot(bot: BriefBot, samples) -> list[dict]:
-    llm = getattr(bot.backend, "llm", None)
+    llm = getattr(bot.generator, "llm", None)
     rows = []
     for sample in tqdm(samples, desc="briefbot (warm)"):
         answer = bot.ask(sample.question)

@@ -132,7 +132,7 @@ def build_systems(settings, names: list[str], progress=lambda message: None) -> 
     for name in names:
         if name.startswith("briefbot-"):
             backend = name.removeprefix("briefbot-")
-            bots[backend] = BriefBot(settings.model_copy(update={"backend": backend}), progress=progress)
+            bots[backend] = BriefBot.from_settings(settings.model_copy(update={"backend": backend}), progress=progress)
             systems.append(BriefBotSystem(name, bots[backend]))
     if "baseline" in names:
         systems.insert(names.index("baseline"), build_baseline(settings, bots, progress))
@@ -146,7 +146,7 @@ def build_baseline(settings, bots: dict[str, BriefBot], progress) -> BaselineSys
     if llm_backend == "fake":
         llm = fake_baseline_llm()
     elif llm_backend in bots:
-        llm = bots[llm_backend].backend.llm
+        llm = bots[llm_backend].generator.llm
     else:
         llm = make_backend(settings.model_copy(update={"backend": llm_backend}), progress=progress).llm
     any_bot = next(iter(bots.values()), None)
