@@ -1,16 +1,16 @@
 """Many people on one server at once, through its real HTTP API (gradio_client).
 
 Every request is answered and goes back to whoever asked; no conversation leaks into another; and
-when more people wait than the queue holds, the excess is told "queue full" at once instead of
-hanging. Run with -s to see the waits; `-m slow` also runs the sessions against the real model.
+when more people wait for the model than its line holds, the excess is told "Queue is full" at once
+instead of hanging, while the rest of the page keeps working. Run with -s to see the waits; `-m slow` also runs the sessions against the real model.
 """
 
-import copy
 import json
 import math
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any
 
 import pytest
 import httpx
@@ -57,7 +57,7 @@ def served(request, index_dir):
         return
     from briefbot.web import build_app
 
-    app = build_app(BriefBot(Settings(backend="local", index_dir=index_dir)))
+    app = build_app(BriefBot.from_settings(Settings(backend="local", index_dir=index_dir)))
     yield "local", _launch(app)
     app.close()
 
@@ -103,38 +103,35 @@ def test_simultaneous_sessions_are_all_answered_and_kept_apart(served):
             assert follow_up["answer"]["standalone_question"].endswith(f" (about: {first})")
 
 
-class SlowFakeLLM(FakeLLM):
-    """The fake model at the pace of a busy CPU: every completion takes `delay` seconds."""
+class HeldFakeLLM(FakeLLM):
+    """The fake model, held: no completion is made until the test sets `release`, so whatever the
+    server says before that it says while the model is busy."""
 
-    delay: float = 1.5
+    release: Any = None  # a threading.Event
 
     def _reply(self, prompt: str) -> str:
-        time.sleep(self.delay)
+        assert self.release.wait(timeout=120), "the test never released the model"
         return super()._reply(prompt)
 
 
 QUEUE_SIZE = 3
 FLOOD = 12
+ADMITTED = QUEUE_SIZE + 1  # one question with the model, QUEUE_SIZE waiting
 
 
 @pytest.fixture
-def slow_app(fake_bot, monkeypatch):
-    """The real app with a small queue, answering through a slow model (same index and verifier)."""
+def held_app(fake_bot, monkeypatch):
+    """(the real app with a small model line, answering through a held model; its release)."""
     from briefbot import web
 
     # test_web pins the real size; the behaviour at the limit is the same with a small one.
     monkeypatch.setattr(web, "MAX_QUEUE_SIZE", QUEUE_SIZE)
-    bot = copy.copy(fake_bot)
-    bot.backend = LLMBackend("slow-fake", SlowFakeLLM())
-    app = web.build_app(bot)
+    release = threading.Event()
+    app = web.build_app(BriefBot.assemble(fake_bot.settings, fake_bot.index, LLMBackend("held-fake", HeldFakeLLM(release=release))))
     _launch(app)
-    yield app
+    yield app, release
+    release.set()  # nothing stays blocked in the server being closed
     app.close()
-
-
-@pytest.fixture
-def slow_server(slow_app) -> str:
-    return slow_app.local_url
 
 
 def _flood_request(url: str, number: int, start: threading.Barrier) -> dict:
@@ -142,53 +139,75 @@ def _flood_request(url: str, number: int, start: threading.Barrier) -> dict:
     start.wait()
     submitted = time.perf_counter()
     try:
-        answer = client.submit(f"How many Tajik border guards are on patrol today? ({number})", [], api_name="/ask").result(timeout=60)
-        finished = time.perf_counter()
-        return {"answered": True, "seconds": finished - submitted, "finished": finished, "text": answer["text"]}
+        answer = client.submit(f"How many Tajik border guards are on patrol today? ({number})", [], api_name="/ask").result(timeout=120)
+        return {"answered": True, "seconds": time.perf_counter() - submitted, "text": answer["text"]}
     except Exception as exc:  # what the caller sees, whatever gradio_client wraps it in
-        finished = time.perf_counter()
-        return {"answered": False, "seconds": finished - submitted, "finished": finished, "error": f"{type(exc).__name__}: {exc}"}
+        return {"answered": False, "seconds": time.perf_counter() - submitted, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def test_a_full_queue_says_busy_at_once_and_serves_the_rest(slow_server):
+def _flood(url: str, pool: ThreadPoolExecutor) -> tuple[list[dict], list[Future]]:
+    """FLOOD questions at once at a held model: (the refusals, the questions still waiting).
+
+    The refusals are collected while the model cannot answer, so they came before any answer."""
     start = threading.Barrier(FLOOD)
+    pending = {pool.submit(_flood_request, url, number, start) for number in range(FLOOD)}
+    refused = []
+    for future in as_completed(pending, timeout=60):  # only a failing test waits this long
+        pending.remove(future)
+        outcome = future.result()
+        assert not outcome["answered"], "an answer came while the model was held"
+        assert "queue is full" in outcome["error"].lower(), outcome["error"]
+        refused.append(outcome)
+        if len(refused) == FLOOD - ADMITTED:
+            break
+    assert len(pending) == ADMITTED and not any(future.done() for future in pending)
+    return refused, list(pending)
+
+
+def test_a_full_queue_says_busy_at_once_and_serves_the_rest(held_app):
+    app, release = held_app
     with ThreadPoolExecutor(FLOOD) as pool:
-        outcomes = list(pool.map(lambda number: _flood_request(slow_server, number, start), range(FLOOD)))
+        refused, waiting = _flood(app.local_url, pool)
+        release.set()
+        answered = [future.result(timeout=60) for future in waiting]
 
-    answered = [o for o in outcomes if o["answered"]]
-    busy = [o for o in outcomes if not o["answered"]]
     print(
-        f"\nflood of {FLOOD} on a queue of {QUEUE_SIZE}: answered {len(answered)}, busy {len(busy)}, "
-        f"slowest busy reply {max((o['seconds'] for o in busy), default=0):.2f} s, "
-        f"slowest answer {max((o['seconds'] for o in answered), default=0):.2f} s"
+        f"\nflood of {FLOOD} on a queue of {QUEUE_SIZE}: answered {len(answered)}, refused {len(refused)}, "
+        f"all refused before the first answer; slowest refusal {max(o['seconds'] for o in refused):.2f} s, "
+        f"slowest answer {max(o['seconds'] for o in answered):.2f} s"
     )
-    # One answer being generated, QUEUE_SIZE waiting, and at most one slot freed while the flood arrived.
-    assert QUEUE_SIZE <= len(answered) <= QUEUE_SIZE + 2
-    assert all("16,000" in o["text"] for o in answered)
-    first_answer = min(o["finished"] for o in answered)
-    for o in busy:
-        assert "queue is full" in o["error"].lower()
-        # Told before even the first answer was done: an order of events, so a slow machine cannot fail it.
-        assert o["finished"] < first_answer
-    # Once the queue drains, the server takes questions again.
-    assert _flood_request(slow_server, FLOOD, threading.Barrier(1))["answered"]
+    assert all(o["answered"] and "16,000" in o["text"] for o in answered), answered
+    # Once the line drains, the server takes questions again.
+    assert _flood_request(app.local_url, FLOOD, threading.Barrier(1))["answered"]
 
 
-def test_a_full_model_queue_does_not_lock_the_rest_of_the_page(slow_app):
-    url = slow_app.local_url
-    clients = [Client(url, verbose=False) for _ in range(QUEUE_SIZE + 1)]
-    jobs = [client.submit("How many Tajik border guards are on patrol today?", [], api_name="/ask") for client in clients]
-    deadline = time.monotonic() + 10
-    while len(slow_app._queue) < QUEUE_SIZE and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(slow_app._queue) == QUEUE_SIZE
-    # What the browser sends when someone clicks "New chat" (the endpoint is private to gradio_client);
-    # its one input is the session's briefing choice, a State the server fills in for the null.
-    new_chat = next(index for index, fn in slow_app.fns.items() if fn.name == "new_chat")
-    clicked = httpx.post(
+def _new_chat(app, session: str) -> dict:
+    """What the browser sends when someone clicks "New chat" (the endpoint is private to gradio_client)
+    and Gradio's last message about it. Its one input is the session's briefing choice, a State the
+    server fills in for the null."""
+    url = app.local_url
+    new_chat = next(index for index, fn in app.fns.items() if fn.name == "new_chat")
+    joined = httpx.post(
         f"{url}gradio_api/queue/join",
-        json={"data": [None], "fn_index": new_chat, "session_hash": "full-queue-test", "event_data": None, "trigger_id": None},
+        json={"data": [None], "fn_index": new_chat, "session_hash": session, "event_data": None, "trigger_id": None},
     )
-    for job in jobs:
-        job.result(timeout=60)
-    assert clicked.status_code == 200, clicked.text
+    assert joined.status_code == 200, joined.text
+    event_id = joined.json()["event_id"]
+    with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}, timeout=30) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line.removeprefix("data: ")) if line.startswith("data: ") else {}
+            if message.get("event_id") == event_id and message.get("msg") == "process_completed":
+                return message
+    raise AssertionError("New chat never completed")
+
+
+def test_a_full_model_queue_does_not_lock_the_rest_of_the_page(held_app):
+    app, release = held_app
+    with ThreadPoolExecutor(FLOOD) as pool:
+        _, waiting = _flood(app.local_url, pool)
+        # The model line is full and cannot move: New chat still runs, to the end.
+        clicked = _new_chat(app, "full-queue-test")
+        assert clicked["success"], clicked
+        assert not any(future.done() for future in waiting)
+        release.set()
+        assert all(future.result(timeout=60)["answered"] for future in waiting)

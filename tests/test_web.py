@@ -1,6 +1,7 @@
 """The web surface through its real HTTP API (gradio_client), its handlers without a server, its
 renderers and serve() guards."""
 
+import asyncio
 import dataclasses
 import html
 import re
@@ -143,22 +144,87 @@ def test_the_app_never_creates_share_links(fake_bot):
         build_app(fake_bot).launch(share=True, prevent_thread_lock=True)
 
 
-def test_model_work_is_serialised_and_the_queue_is_bounded(fake_bot):
-    from briefbot.web import MAX_QUEUE_SIZE, MODEL_QUEUE, UI_QUEUE_FACTOR, UPLOAD_QUEUE
+def test_model_work_waits_in_the_model_line_and_nothing_else_waits_for_it(fake_bot):
+    from briefbot.web import UPLOAD_QUEUE
 
     app = build_app(fake_bot)
-    model_steps = {fn.name: fn for fn in app.fns.values() if fn.concurrency_id == MODEL_QUEUE}
-    assert {"stream_answer", "ask"} <= set(model_steps)
-    assert all(fn.concurrency_limit == 1 for fn in model_steps.values())
+    fns = {fn.name: fn for fn in app.fns.values() if fn.fn is not None}
+    # The model steps start at once and wait in briefbot's model line (ModelLine: tests below).
+    assert fns["stream_answer"].concurrency_limit is None and fns["ask"].concurrency_limit is None
     # Uploads read and index one file at a time, in a queue of their own.
-    upload_steps = {fn.name: fn for fn in app.fns.values() if fn.concurrency_id == UPLOAD_QUEUE}
+    upload_steps = {name: fn for name, fn in fns.items() if fn.concurrency_id == UPLOAD_QUEUE}
     assert {"upload", "upload_briefing"} == set(upload_steps)
     assert all(fn.concurrency_limit == 1 for fn in upload_steps.values())
     # Everything else (showing the question, citations, new chat, switching) never waits behind either.
-    others = [fn for fn in app.fns.values() if fn.concurrency_id not in (MODEL_QUEUE, UPLOAD_QUEUE) and fn.fn is not None]
+    others = [fn for fn in fns.values() if fn.concurrency_id != UPLOAD_QUEUE]
     assert others and all(fn.concurrency_limit is None for fn in others)
-    # The model step is bounded at MAX_QUEUE_SIZE on its own (test_concurrency floods it); page events get more room.
-    assert app._queue.max_size == MAX_QUEUE_SIZE * UI_QUEUE_FACTOR
+
+
+def _take_places(line, count: int, served: list, release: asyncio.Event) -> list:
+    """`count` questions taking their places in `line` one after another; each records how many
+    it saw ahead of it, joins `served` when its turn comes and keeps the model until `release`."""
+
+    async def question(number: int, placed: asyncio.Event) -> list[int]:
+        async with line.place() as ticket:
+            placed.set()
+            seen = [ahead async for ahead in line.ahead(ticket)]
+            served.append(number)
+            await release.wait()
+            return seen
+
+    async def arrive() -> list:
+        tasks = []
+        for number in range(count):
+            placed = asyncio.Event()
+            tasks.append(asyncio.create_task(question(number, placed)))
+            await placed.wait()  # in this order, and only then the next
+        return tasks
+
+    return arrive()
+
+
+def test_the_model_line_serves_in_order_of_arrival_and_refuses_beyond_its_size():
+    from briefbot.web import ModelLine
+
+    async def scenario():
+        line, served, release = ModelLine(2), [], asyncio.Event()
+        tasks = await _take_places(line, 3, served, release)
+        with pytest.raises(gr.Error) as refused:
+            async with line.place():
+                pass
+        assert refused.value.message.startswith("Queue is full: 2 questions are waiting")
+        assert served == [0]  # the others wait while the first one has the model
+        release.set()
+        seen = await asyncio.gather(*tasks)
+        assert served == [0, 1, 2]
+        # Each was told its place on arrival (the last one may see the line move twice at once).
+        assert seen[0] == [] and seen[1] == [1] and seen[2][0] == 2 and seen[2] == sorted(set(seen[2]), reverse=True)
+        async with line.place():  # drained: the line takes questions again
+            pass
+
+    asyncio.run(scenario())
+
+
+def test_a_question_cancelled_while_waiting_gives_up_its_place():
+    from briefbot.web import ModelLine
+
+    async def scenario():
+        line, served, release = ModelLine(1), [], asyncio.Event()
+        first, waiting = await _take_places(line, 2, served, release)
+        waiting.cancel()  # New chat while the question waits
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+        async def latecomer():
+            async with line.turn():  # room in the line (else gr.Error), the model after the first
+                served.append("latecomer")
+
+        late = asyncio.create_task(latecomer())
+        release.set()
+        await asyncio.gather(first, late)
+        assert served == [0, "latecomer"]
+
+    asyncio.run(scenario())
 
 
 # --- handlers, without a server --------------------------------------------------------------
@@ -242,12 +308,21 @@ def test_a_bad_upload_warns_and_keeps_the_briefing_and_the_chat(web, tmp_path):
     assert not any(web.library.uploads_dir.iterdir())
 
 
+def _stream_answer(web, question: str, choice: str) -> list:
+    """Every output of the page's answer step for a new conversation, run as Gradio runs it."""
+
+    async def outputs():
+        return [step async for step in web.stream_answer(question, [], [], [], choice)]
+
+    return asyncio.run(outputs())
+
+
 def test_switching_is_per_session_and_each_session_asks_its_own_briefing(web, tmp_path, fake_bot):
     uploaded = web.upload(_note(tmp_path / "in"), web.default_choice).choice
     question = "What happened after the landslide at the Khorog crossing?"
     chats = {}
     for choice in (uploaded, web.default_choice):  # two sessions, each with its own choice
-        *_, (chat, history, turns, selected) = web.stream_answer(question, [], [], [], choice)
+        *_, (chat, history, turns, selected) = _stream_answer(web, question, choice)
         chats[choice] = turns[-1]["answer"]
     assert _doc_ids(chats[uploaded]) == {uploaded}
     assert _doc_ids(chats[web.default_choice]) <= {fake_bot.briefing.doc_id}
@@ -260,7 +335,7 @@ def test_all_briefings_asks_across_every_briefing(web, tmp_path, fake_bot):
     assert "All briefings" in view.header and "Border note" in view.header
     # One question from each briefing's headings, in turn.
     assert view.examples[:2] == [example_questions(fake_bot.briefing)[0], "What does the briefing say about Khorog crossing?"]
-    answer = web.ask("What happened after the landslide at the Khorog crossing?", [], ALL)
+    answer = asyncio.run(web.ask("What happened after the landslide at the Khorog crossing?", [], ALL))
     assert _doc_ids(answer) == {uploaded}
     assert {b.doc_id for b in web.bots.bot_for(ALL).briefings} == {uploaded, fake_bot.briefing.doc_id}
 
@@ -271,7 +346,7 @@ def test_removing_an_upload_returns_to_the_default_and_the_api_says_it_is_gone(w
     assert view.choice == web.default_choice and view.status == "Removed “Border note” (border-note.md)."
     assert [e.doc_id for e in web.library.entries()] == [fake_bot.briefing.doc_id]
     with pytest.raises(gr.Error, match="no briefing"):
-        web.ask("What happened at the Khorog crossing?", [], uploaded)
+        asyncio.run(web.ask("What happened at the Khorog crossing?", [], uploaded))
     stale = web.choose(uploaded, uploaded)  # a session still showing it
     assert stale.choice == web.default_choice and "no briefing" in stale.warning
 
@@ -305,7 +380,7 @@ def test_settings_and_the_listening_address_decide_on_uploads():
 def test_a_pdf_citation_names_its_page_and_marks_exactly_its_span(web, fake_bot):
     entry, _ = web.add_upload(DOCS / "debian-faq-basic-defs.pdf", "debian-faq-basic-defs.pdf")
     briefing = web.bots.bot_for(entry.doc_id).briefing
-    answer = web.ask("Who created the Debian Project in 1993?", [], entry.doc_id)
+    answer = asyncio.run(web.ask("Who created the Debian Project in 1993?", [], entry.doc_id))
     citation = next(c for c in answer["citations"] if c["page"] and c["page"] > 1)
     assert citation["page"] == briefing.page_at(citation["start"])
 

@@ -16,8 +16,8 @@ listens beyond 127.0.0.1 without a login; then no upload control is shown and /u
 refuses.
 
 Many people can use one server: every browser tab has its own briefing choice and conversation
-(gr.State), the library of briefings is shared, and the queue runs one answer at a time because
-there is one local model; the others see their place.
+(gr.State), the library of briefings is shared, and questions are answered one at a time, in the
+order they came, because there is one local model; the others see how many are ahead of theirs.
 
 The same server answers programs through `gradio_client`:
 
@@ -53,6 +53,8 @@ MAX_REQUEST_BYTES (2 MB; an upload: max_upload_mb) is answered with HTTP 413 bef
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import faulthandler
 import html
 import ipaddress
@@ -66,7 +68,7 @@ from functools import partial
 from itertools import zip_longest
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable
+from typing import AsyncIterator, Callable, Iterator
 
 import gradio as gr
 from gradio import FileData
@@ -84,16 +86,15 @@ from briefbot.settings import Settings
 
 log = logging.getLogger("briefbot.web")
 
-# Waiting requests beyond this are turned away with "queue full" instead of piling up for minutes.
+# Questions waiting for the model beyond this are turned away with "Queue is full" instead of piling up for minutes.
 MAX_QUEUE_SIZE = 24
 # Largest request body the server reads. A question at the highest max_question_chars (100,000),
 # JSON-escaped at up to 6 bytes a character, plus a long conversation fits; a bigger body is
 # refused with 413 before it is parsed, queued or held in memory.
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
-# Page events (New chat, citation clicks) wait in the same Gradio queue; they get this much more room.
+# Gradio's own queue holds uploads and, while all its workers are busy, page events; the model's
+# questions wait in ModelLine instead, so a full model line never fills it.
 UI_QUEUE_FACTOR = 4
-# Every event that runs the model shares this concurrency group: one answer at a time.
-MODEL_QUEUE = "model"
 
 
 class ServeError(BriefBotError):
@@ -454,6 +455,64 @@ class BriefingView:
     new_chat: bool = True
 
 
+class ModelLine:
+    """The questions for the one model: answered one at a time, in the order they came, with at most
+    `size` waiting; one more is refused at once with "Queue is full".
+
+    Briefbot keeps this line itself because Gradio 6 bounds only its whole queue (`Blocks.queue(max_size)`,
+    page clicks included), not one event's or one concurrency group's. A question waits here in the
+    server's event loop, holding no thread; one cancelled while waiting (New chat) leaves the line.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._tickets: list[object] = []  # in order of arrival; the first is being answered
+        self._moved = asyncio.Event()  # set, and replaced, whenever a ticket leaves
+
+    @contextlib.asynccontextmanager
+    async def place(self) -> AsyncIterator[object]:
+        """A ticket in the line, held for the `async with` block; gr.Error when the line is full."""
+        waiting = len(self._tickets) - 1
+        if waiting >= self.size:
+            raise gr.Error(
+                f"Queue is full: {waiting} {'question is' if waiting == 1 else 'questions are'} waiting for the model. "
+                "Please try again in a minute.",
+                title="Busy", print_exception=False,
+            )
+        ticket = object()
+        self._tickets.append(ticket)
+        try:
+            yield ticket
+        finally:
+            self._tickets.remove(ticket)
+            self._moved.set()
+            self._moved = asyncio.Event()
+
+    async def ahead(self, ticket: object) -> AsyncIterator[int]:
+        """How many questions are ahead of `ticket`'s, again after each move, until it is its turn."""
+        while True:
+            moved = self._moved  # taken before looking, so a move while the caller is busy is not missed
+            if not (ahead := self._tickets.index(ticket)):
+                return
+            yield ahead
+            await moved.wait()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """The model is this block's, once the questions ahead are answered; gr.Error when full."""
+        async with self.place() as ticket:
+            async for _ in self.ahead(ticket):
+                pass
+            yield
+
+
+async def _in_threads(steps: Iterator) -> AsyncIterator:
+    """A blocking iterator's items, each made in a worker thread, so the event loop keeps serving."""
+    done = object()
+    while (item := await asyncio.to_thread(next, steps, done)) is not done:
+        yield item
+
+
 class WebChat:
     """The page's and the API's handlers over one library of briefings.
 
@@ -471,11 +530,12 @@ class WebChat:
         # The start-up briefing, or all of them when several were given.
         self.default_choice = bot.briefing.doc_id if len(startup) == 1 else ALL
         self.backend_name = bot.generator.name
+        self.line = ModelLine(MAX_QUEUE_SIZE)
 
     # --- asking ---------------------------------------------------------------------------------
 
     def check_question(self, question: str, busy: bool) -> tuple[str, bool]:
-        """Accept the question or refuse it with a toast; nothing reaches the model queue on refusal.
+        """Accept the question or refuse it with a toast; nothing reaches the model line on refusal.
 
         Its outputs are States only: a gr.Error then shows as a toast and not as an "Error"
         overlay over the chat, and `.success()` stops the chain.
@@ -509,10 +569,21 @@ class WebChat:
         # An example button leaves whatever the user was typing in the box alone.
         return "" if typed else gr.skip(), chat
 
-    def stream_answer(self, question: str, chat: list, history: list, turns: list, choice: str):
-        """Stream the verified answer into the chat; finally record the turn and its citations."""
+    async def stream_answer(self, question: str, chat: list, history: list, turns: list, choice: str):
+        """Stream the verified answer into the chat once the model is free (until then the chat
+        says how many questions are ahead); finally record the turn and its citations."""
         chat = list(chat) + [{"role": "assistant", "content": "…"}]
-        yield chat, history, turns, gr.skip()
+        async with self.line.place() as ticket:
+            async for ahead in self.line.ahead(ticket):
+                chat[-1] = {"role": "assistant", "content": f"⏳ {ahead} question{'s' * (ahead != 1)} ahead of yours…"}
+                yield chat, history, turns, gr.skip()
+            chat[-1] = {"role": "assistant", "content": "…"}
+            yield chat, history, turns, gr.skip()
+            async for outputs in _in_threads(self._answer_steps(question, chat, history, turns, choice)):
+                yield outputs
+
+    def _answer_steps(self, question: str, chat: list, history: list, turns: list, choice: str):
+        """stream_answer's outputs while the model answers (blocking: run in a worker thread)."""
         answer, text = None, ""
         try:
             for item in self.bots.bot_for(choice).stream(question, history):
@@ -640,10 +711,14 @@ class WebChat:
 
     # --- API ------------------------------------------------------------------------------------
 
-    def ask(self, question: str, history: list[dict] | None = None, briefing: str | None = None) -> dict:
+    async def ask(self, question: str, history: list[dict] | None = None, briefing: str | None = None) -> dict:
         """Answer a question about a briefing. `history` is the conversation so far as
         [{"role": "user"|"assistant", "content": str}, ...]; `briefing` a doc_id from /briefings or
         "all" (default: the start-up briefing). Returns Answer.to_dict()."""
+        async with self.line.turn():
+            return await asyncio.to_thread(self._answer, question, history, briefing)
+
+    def _answer(self, question: str, history: list[dict] | None, briefing: str | None) -> dict:
         try:
             return self.bots.bot_for(briefing or self.default_choice).chat(question, history).to_dict()
         except BriefBotError as exc:
@@ -687,7 +762,7 @@ def build_app(bot: BriefBot, allow_upload: bool | None = None) -> gr.Blocks:
         page = _layout(chat)
         answering = _wire_asking(chat, page)
         _wire_briefings(chat, page, answering)
-        gr.api(chat.ask, api_name="ask", concurrency_limit=1, concurrency_id=MODEL_QUEUE)
+        gr.api(chat.ask, api_name="ask", concurrency_limit=None)  # waits in chat.line, not in Gradio's queue
         gr.api(chat.briefings, api_name="briefings", concurrency_limit=None)
         gr.api(chat.upload_briefing, api_name="upload_briefing", concurrency_limit=1, concurrency_id=UPLOAD_QUEUE)
         # Briefings others uploaded since the page was built.
@@ -695,7 +770,6 @@ def build_app(bot: BriefBot, allow_upload: bool | None = None) -> gr.Blocks:
     if chat.allow_upload:
         app.max_upload_bytes = chat.settings.max_upload_bytes
     app.queue(max_size=MAX_QUEUE_SIZE * UI_QUEUE_FACTOR, default_concurrency_limit=1)
-    _bound_model_queue(app)
     return app
 
 
@@ -795,7 +869,7 @@ def _citation_buttons(chat: WebChat, page: SimpleNamespace) -> None:
 
 def _wire_asking(chat: WebChat, page: SimpleNamespace) -> list:
     """Asking is two steps: showing the question never waits (no concurrency limit), generating
-    waits its turn for the single model, and Gradio shows the waiting user their queue position.
+    waits its turn for the single model in `chat.line`, the chat showing how many are ahead.
     Returns the model steps, so New chat and a briefing switch can cancel one in progress."""
     answering = []
 
@@ -805,7 +879,7 @@ def _wire_asking(chat: WebChat, page: SimpleNamespace) -> list:
         ).success(
             chat.stream_answer, [page.pending, page.chatbot, page.history, page.turns, page.choice],
             [page.chatbot, page.history, page.turns, page.selected],
-            concurrency_limit=1, concurrency_id=MODEL_QUEUE, api_visibility="private", show_progress="minimal",
+            concurrency_limit=None, api_visibility="private", show_progress="minimal",  # waits in chat.line
         )
         answering.append(step)
         step.then(lambda: False, None, page.busy, **UI)  # also after an error, so the chat never sticks
@@ -866,31 +940,6 @@ def _wire_briefings(chat: WebChat, page: SimpleNamespace, answering: list) -> No
             upload, [page.upload, page.choice], [*outputs, page.upload],
             concurrency_limit=1, concurrency_id=UPLOAD_QUEUE, api_visibility="private", show_progress_on=[page.status],
         ).then(lambda: False, None, page.busy, **UI)
-
-
-def _bound_model_queue(app: gr.Blocks) -> None:
-    """Apply MAX_QUEUE_SIZE to questions waiting for the model only.
-
-    Gradio's max_size counts every waiting event, so a full model queue would also refuse "New chat"
-    and citation clicks. Hand-written over Gradio internals (`Queue.push`, its per-concurrency-id
-    queues; gradio is pinned) because Gradio has no per-group size limit.
-    """
-    from gradio.route_utils import get_fn
-
-    queue = app._queue
-    push = queue.push
-
-    async def push_bounded(body, request, username):
-        try:
-            fn = get_fn(app, None, body)
-        except Exception:
-            return await push(body, request, username)  # Gradio reports a bad request itself
-        waiting = queue.event_queue_per_concurrency_id.get(MODEL_QUEUE)
-        if fn.concurrency_id == MODEL_QUEUE and waiting is not None and len(waiting.queue) >= MAX_QUEUE_SIZE:
-            return False, f"Queue is full: {len(waiting.queue)} questions are waiting. Please try again in a minute.", "queue_full"
-        return await push(body, request, username)
-
-    queue.push = push_bounded
 
 
 # ---------------------------------------------------------------------------------------------
