@@ -15,7 +15,7 @@ from briefbot.eval.judge import JUDGE_SEED, Judge, JudgeCache, LlamaIndexEmbeddi
 from briefbot.eval.judged import context_precision, context_recall, faithfulness, judge_records
 from briefbot.eval.metrics import evidence_metrics, reference_chunk_ids
 from briefbot.span import Chunk
-from briefbot.eval.suite import JudgeTier, evaluate_systems, run_system
+from briefbot.eval.suite import JudgeTier, RunSetup, evaluate_systems, run_system
 from briefbot.eval.summary import metric_summary, summarise_system
 from briefbot.eval.systems import BaselineSystem, BriefBotSystem, build_systems, fake_baseline_llm, looks_like_refusal
 
@@ -318,7 +318,7 @@ def test_llm_free_tier_and_stub_judge_run_without_network(fake_bot, tmp_path, mo
     ]
     judge = StubJudge(cache=JudgeCache(tmp_path / "cache"))
     judging = JudgeTier(judge, LlamaIndexEmbeddings(fake_bot.index.embed_model), calibration_pairs=tuple(load_calibration()[:8]))
-    records, summary = evaluate_systems(systems, chosen, judging, out_dir=tmp_path / "run")
+    records, summary = evaluate_systems(systems, chosen, RunSetup(judging, out_dir=tmp_path / "run"))
 
     assert len(records) == 2 * len(chosen)
     assert set(summary["systems"]) == {"briefbot-fake", "baseline"}
@@ -399,7 +399,7 @@ def test_local_qwen_judge_on_three_samples(fake_bot, tmp_path):
     assert judge.model_sha256 == DEFAULT_MODEL_SHA256
     samples = [s for s in load_dataset() if s.id in ("q06", "q07", "q10")]
     judging = JudgeTier(judge, LlamaIndexEmbeddings(fake_bot.index.embed_model), calibration_pairs=tuple(load_calibration()[:4]))
-    records, summary = evaluate_systems([BriefBotSystem("briefbot-fake", fake_bot)], samples, judging, out_dir=tmp_path / "run")
+    records, summary = evaluate_systems([BriefBotSystem("briefbot-fake", fake_bot)], samples, RunSetup(judging, out_dir=tmp_path / "run"))
     judged = [r["judge"]["faithfulness"] for r in records if r["judge"]["faithfulness"]["status"] != "n/a"]
     assert judged
     for result in judged:
@@ -431,7 +431,7 @@ def test_local_qwen_judge_on_three_samples(fake_bot, tmp_path):
     assert fresh.complete_json(kant, schema)[0] == first
     # A re-run is answered from the cache.
     again = make_judge("local", Settings(), cache_dir=tmp_path / "cache")
-    evaluate_systems([BriefBotSystem("briefbot-fake", fake_bot)], samples, JudgeTier(again, LlamaIndexEmbeddings(fake_bot.index.embed_model)))
+    evaluate_systems([BriefBotSystem("briefbot-fake", fake_bot)], samples, RunSetup(JudgeTier(again, LlamaIndexEmbeddings(fake_bot.index.embed_model))))
     assert again.calls and all(c["cached"] for c in again.calls)
 
 

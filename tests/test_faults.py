@@ -112,7 +112,7 @@ def test_damaged_chroma_files_never_serve_a_broken_index(index_copy, embed_model
 
     # Rebuilt, or recovered by Chroma from its own log: either way whole, and answering.
     assert index.manifest["fingerprint"] == good["fingerprint"]
-    assert index.vector_store._collection.count() == good["chunks"]
+    assert index.vector_store.client.count() == good["chunks"]
     assert set(index.briefings) == {"russia-taliban-2017-04-25", "border-note"}
     assert _serves(index, embed_model)
     assert _leftovers(_set_dir(index_copy)) == []
@@ -175,7 +175,7 @@ def test_two_index_runs_at_once_build_one_valid_index(tmp_path, fake_bot, embed_
     index, messages = _reopen_default(tmp_path, embed_model)
     assert messages == []
     assert index.manifest["chunks"] == fake_bot.index.manifest["chunks"]
-    assert index.vector_store._collection.count() == index.manifest["chunks"]
+    assert index.vector_store.client.count() == index.manifest["chunks"]
     assert len(list((_default_set(tmp_path) / "live").glob("chroma-*"))) == 1
     assert _leftovers(_default_set(tmp_path)) == []
 

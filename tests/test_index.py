@@ -26,7 +26,7 @@ def test_index_is_reused_not_rebuilt_or_duplicated(tmp_path, embed_model):
     second = open_index(Settings(index_dir=tmp_path), embed_model=embed_model, progress=messages.append)
     assert messages == []
     assert second.manifest == first.manifest
-    assert second.vector_store._collection.count() == first.manifest["chunks"]
+    assert second.vector_store.client.count() == first.manifest["chunks"]
 
 
 def test_manifest_records_what_the_index_was_built_from(tmp_path, embed_model):
@@ -42,7 +42,7 @@ def test_changed_chunking_rebuilds(tmp_path, embed_model):
     large = _open(tmp_path, embed_model, chunk_size=256)
     assert large.manifest["fingerprint"] != small.manifest["fingerprint"]
     assert large.manifest["chunks"] < small.manifest["chunks"]
-    assert large.vector_store._collection.count() == large.manifest["chunks"]
+    assert large.vector_store.client.count() == large.manifest["chunks"]
 
 
 def test_given_files_are_their_own_briefing_set(tmp_path, embed_model):
@@ -105,5 +105,5 @@ def test_damaged_index_is_detected_and_rebuilt(tmp_path, embed_model, damage):
         shutil.rmtree(live / "docs")
     rebuilt = _open(tmp_path, embed_model)
     assert rebuilt.manifest["fingerprint"] == good.manifest["fingerprint"]
-    assert rebuilt.vector_store._collection.count() == good.manifest["chunks"]
+    assert rebuilt.vector_store.client.count() == good.manifest["chunks"]
     assert json.loads((live / "manifest.json").read_text())["chunks"] == good.manifest["chunks"]

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -80,36 +81,33 @@ class JudgeTier:
     calibration_pairs: tuple[CalibrationPair, ...] = ()
 
 
-def evaluate_systems(
-    systems: list,
-    samples: list[Sample],
-    judging: JudgeTier | None = None,
-    out_dir: Path | None = None,
-    progress=lambda message: None,
-    run_info: dict | None = None,
-    labels: Labels | None = None,
-) -> tuple[list[SampleRecord], dict]:
+@dataclass(frozen=True)
+class RunSetup:
+    """What a run does after answering: judge (None: no judge), write to `out_dir` (None: nowhere),
+    describe itself in the summary (`info`), and score shown sentences against hand `labels`."""
+
+    judging: JudgeTier | None = None
+    out_dir: Path | None = None
+    info: dict = field(default_factory=dict)
+    labels: Labels | None = None
+    progress: Callable[[str], None] = lambda message: None
+
+
+def evaluate_systems(systems: list, samples: list[Sample], setup: RunSetup = RunSetup()) -> tuple[list[SampleRecord], dict]:
     """Answer with every system, score, then finish the run (judge, calibrate, summarise, write)."""
     started = time.perf_counter()
     records: list[SampleRecord] = []
     for system in systems:
-        records += run_system(system, samples, progress)
-    return finish_run(records, samples, [s.name for s in systems], started, judging, out_dir, progress, run_info, labels)
+        records += run_system(system, samples, setup.progress)
+    return finish_run(records, samples, [s.name for s in systems], started, setup)
 
 
 def finish_run(
-    records: list[SampleRecord],
-    samples: list[Sample],
-    systems: list[str],
-    started: float,
-    judging: JudgeTier | None = None,
-    out_dir: Path | None = None,
-    progress=lambda message: None,
-    run_info: dict | None = None,
-    labels: Labels | None = None,
+    records: list[SampleRecord], samples: list[Sample], systems: list[str], started: float, setup: RunSetup
 ) -> tuple[list[SampleRecord], dict]:
     """Judge and calibrate the answered records, summarise them (per article too, for SQuAD), write
     results and the report."""
+    judging, progress, labels = setup.judging, setup.progress, setup.labels
     judge = judging.judge if judging else None
     answered = time.perf_counter()
     if judging and records:
@@ -121,7 +119,7 @@ def finish_run(
     judged_metrics = list(judging.metrics) if judging else []
     seconds = {"answering": round(answered - started, 1), "judging": round(judged - answered, 1), "calibration": round(finished - judged, 1)}
     summary = {
-        "run": {**(run_info or {}), "samples": len(samples), "systems": systems, "judged_metrics": judged_metrics, "seconds": seconds},
+        "run": {**setup.info, "samples": len(samples), "systems": systems, "judged_metrics": judged_metrics, "seconds": seconds},
         "judge": {**judge.describe(), **judge.stats()} if judge is not None else {"kind": "none"},
         "calibration": calibration.summary() if calibration else None,
         "faithfulness_trust": faithfulness_trust(calibration, judge.kind if judge is not None else "none"),
@@ -135,8 +133,8 @@ def finish_run(
     judged_samples = sum(1 for r in records if any(r["judge"].get(m, {}).get("status") in ("ok", "failed") for m in judged_metrics))
     if judged_samples:
         summary["run"]["judge_seconds_per_judged_sample"] = round((judged - answered) / judged_samples, 1)
-    if out_dir is not None:
-        write_suite(records, summary, calibration, judge, Path(out_dir))
+    if setup.out_dir is not None:
+        write_suite(records, summary, calibration, judge, Path(setup.out_dir))
     return records, summary
 
 
@@ -206,7 +204,7 @@ def run_suite(
         pairs = tuple(load_calibration(calibration_path or DEFAULT_CALIBRATION)[:calibration_limit]) if calibrate else ()
         judging = JudgeTier(judge, embeddings, metrics, pairs)
     run_info = {"dataset": str(dataset), "limit": limit, "labels": str(labels_path) if labels_path else None, "settings": settings_info(settings)}
-    return evaluate_systems(built, samples, judging, out_dir, progress, run_info, labels)
+    return evaluate_systems(built, samples, RunSetup(judging, out_dir, run_info, labels, progress))
 
 
 def shared_embed_model(systems: list):
@@ -273,4 +271,4 @@ def run_squad_suite(
         "settings": settings_info(settings),
     }
     samples = [sample for _, article_samples in asked for sample in article_samples]
-    return finish_run(records, samples, systems, started, out_dir=out_dir, progress=progress, run_info=run_info, labels=labels)
+    return finish_run(records, samples, systems, started, RunSetup(None, out_dir, run_info, labels, progress))
