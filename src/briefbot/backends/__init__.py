@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from briefbot.backends.base import Backend, LLMBackend
-from briefbot.span import Passage
 from briefbot.settings import Settings
+from briefbot.span import Passage
 
 __all__ = ["Backend", "LLMBackend", "make_backend"]
 

@@ -10,8 +10,8 @@ import logging
 from typing import Iterator, Protocol
 
 from briefbot.errors import BackendError
-from briefbot.span import Passage
 from briefbot.settings import PACKAGE_DIR
+from briefbot.span import Passage
 
 PROMPTS_DIR = PACKAGE_DIR / "prompts"
 log = logging.getLogger("briefbot")

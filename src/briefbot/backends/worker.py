@@ -21,8 +21,8 @@ from contextlib import closing
 from typing import Callable, Iterator
 
 from briefbot.errors import BackendError, BriefBotError, ModelError
-from briefbot.span import Passage
 from briefbot.settings import Settings
+from briefbot.span import Passage
 
 log = logging.getLogger("briefbot")
 # Loading the 1.5B model takes seconds; a worker silent for this long is stuck, not loading.
