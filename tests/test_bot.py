@@ -198,7 +198,9 @@ def test_a_true_sentence_the_model_says_does_not_answer_the_question_becomes_a_r
     fake_llm.margins.append(-3.0)  # the answer check (a copy needs no entailment check)
     refused = fake_bot.ask(question)
     assert refused.refused and "16,000" not in refused.text
-    assert refused.refusal_reason == "the supported sentences do not answer the question"
+    assert refused.refusal_reason == (
+        "the generator judged that the supported sentences do not answer the question (yes−no margin -3.00 < +0.00)"
+    )
     fake_llm.replies.append(copy)
     fake_llm.margins.append(3.0)
     answered = fake_bot.ask(question)
@@ -212,3 +214,11 @@ def test_a_sentence_resting_only_on_text_already_shown_is_not_shown_again(fake_b
     answer = fake_bot.ask("How many Tajik border guards are on patrol now?")
     assert not answer.refused
     assert len(answer.sentences) == 1 and answer.text.count("16,000") == 1
+
+
+def test_a_refusal_says_which_answer_check_refused(fake_bot, fake_llm):
+    # True and cited, but a "who" question needs someone the question does not already name.
+    fake_llm.replies.append("Currently, the number of Tajik border guards on patrol is 16,000 [2].")
+    refused = fake_bot.ask("Who commands the Tajik border guards on patrol?")
+    assert refused.refused and not refused.sentences
+    assert refused.refusal_reason.startswith("the supported sentences do not give the kind of fact the question asks for")

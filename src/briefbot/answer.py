@@ -153,11 +153,14 @@ class AnswerPolicy:
         self.answers = answers
         self.threshold = threshold
 
-    def accepts(self, question: str, kept: list[VerifiedSentence], passages: list[Passage]) -> bool:
+    def refuses(self, question: str, kept: list[VerifiedSentence], passages: list[Passage]) -> str | None:
+        """None when the sentences answer the question, else why not (the refusal's reason)."""
         topic = " ".join(p.text for p in passages if p.front_matter)
         paragraphs = [p.context for p in passages]
         if not answers_question(question, [v.text for v in kept], topic, paragraphs, self.source):
-            return False
+            return "the supported sentences do not give the kind of fact the question asks for (a new name, a number)"
         quotes = " ".join(dict.fromkeys(s.text for v in kept for s in v.spans))
         margin = self.answers(question, " ".join(quotes.split()))
-        return margin is None or margin >= self.threshold
+        if margin is not None and margin < self.threshold:
+            return f"the generator judged that the supported sentences do not answer the question (yes−no margin {margin:+.2f} < {self.threshold:+.2f})"
+        return None

@@ -193,8 +193,9 @@ class BriefBot:
             raw = self._timed(self.generator.stream_answer(standalone, passages), timings, started)
             kept = [v for v in verified_stream(raw, passages, self.verifier, standalone) if v is not None]
             why = "the generator found no answer in the passages, or none of its sentences is supported"
-            if kept and not self.policy.accepts(standalone, kept, passages):
-                kept, why = [], "the supported sentences do not answer the question"
+            not_an_answer = self.policy.refuses(standalone, kept, passages) if kept else None
+            if not_an_answer:
+                kept, why = [], not_an_answer
             timings.first_token = time.perf_counter() - started
             for number, verified in enumerate(kept):
                 yield (" " if number else "") + verified.text
