@@ -277,7 +277,7 @@ def test_cli_eval_on_squad_writes_the_per_article_table(articles, tmp_path):
             assert text[citation["start"] : citation["end"]] == citation["quote"]
         for index, sentence in enumerate(record["sentences"]):
             assert sentence["id"] == f"{record['id']}#{index}"
-            assert sentence["cited"] and all(text[q["start"] : q["end"]] == q["quote"] for q in sentence["cited"])
+            assert sentence["cited"] and all(text[q["start"] : q["end"]] == q["text"] for q in sentence["cited"])
         assert record["sentences"] or record["refused"]
         assert ("f1" in record) == record["answerable"]
 
