@@ -90,7 +90,7 @@ def test_stream_yields_text_then_the_answer(fake_bot):
 
 def test_answer_serialises_with_the_documented_fields(fake_bot):
     data = json.loads(json.dumps(fake_bot.ask("Who is the president of Tajikistan?").to_dict()))
-    assert set(data) == {"text", "refused", "citations", "standalone_question", "timings", "sentences", "refusal_reason"}
+    assert set(data) == {"text", "refused", "citations", "standalone_question", "timings", "sentences", "refusal_reason", "answer_margin"}
     assert set(data["timings"]) == {"retrieve", "first_token", "total", "model_first_token", "model_last_token"}
     timings = data["timings"]
     assert timings["model_first_token"] <= timings["model_last_token"] <= timings["first_token"] <= timings["total"]
@@ -205,6 +205,7 @@ def test_a_true_sentence_the_model_says_does_not_answer_the_question_becomes_a_r
     fake_llm.margins.append(3.0)
     answered = fake_bot.ask(question)
     assert not answered.refused and [s.check for s in answered.sentences] == ["copy"]
+    assert (refused.answer_margin, answered.answer_margin) == (-3.0, 3.0)
 
 
 def test_a_sentence_resting_only_on_text_already_shown_is_not_shown_again(fake_bot, fake_llm):

@@ -33,6 +33,9 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     sentences: list[ShownSentence] = field(default_factory=list)
     refusal_reason: str = ""  # for a refusal: which step found no shown answer
+    # The generator's yes−no margin that the supported sentences answer the question (AnswerPolicy);
+    # None when it was not asked. Recorded for answers too, so a run can be re-read at other thresholds.
+    answer_margin: float | None = None
     # What retrieval gave the generator, [1] first; a refusal's closest passages are among them.
     passages: list[Passage] = field(default_factory=list)
 
@@ -153,14 +156,16 @@ class AnswerPolicy:
         self.answers = answers
         self.threshold = threshold
 
-    def refuses(self, question: str, kept: list[VerifiedSentence], passages: list[Passage]) -> str | None:
-        """None when the sentences answer the question, else why not (the refusal's reason)."""
+    def judge(self, question: str, kept: list[VerifiedSentence], passages: list[Passage]) -> tuple[str | None, float | None]:
+        """(None when the sentences answer the question, else why not; the generator's yes−no margin,
+        None when it was not asked because the word rules already refused, or it cannot tell)."""
         topic = " ".join(p.text for p in passages if p.front_matter)
         paragraphs = [p.context for p in passages]
         if not answers_question(question, [v.text for v in kept], topic, paragraphs, self.source):
-            return "the supported sentences do not give the kind of fact the question asks for (a new name, a number)"
+            return "the supported sentences do not give the kind of fact the question asks for (a new name, a number)", None
         quotes = " ".join(dict.fromkeys(s.text for v in kept for s in v.spans))
         margin = self.answers(question, " ".join(quotes.split()))
         if margin is not None and margin < self.threshold:
-            return f"the generator judged that the supported sentences do not answer the question (yes−no margin {margin:+.2f} < {self.threshold:+.2f})"
-        return None
+            why = f"the generator judged that the supported sentences do not answer the question (yes−no margin {margin:+.2f} < {self.threshold:+.2f})"
+            return why, margin
+        return None, margin

@@ -188,12 +188,13 @@ class BriefBot:
         passages = retrieval.passages
 
         kept: list[VerifiedSentence] = []
+        margin = None
         why = "no passage of the briefing is close to the question"
         if passages and retrieval.best_dense_score >= self.settings.min_relevance:
             raw = self._timed(self.generator.stream_answer(standalone, passages), timings, started)
             kept = [v for v in verified_stream(raw, passages, self.verifier, standalone) if v is not None]
             why = "the generator found no answer in the passages, or none of its sentences is supported"
-            not_an_answer = self.policy.refuses(standalone, kept, passages) if kept else None
+            not_an_answer, margin = self.policy.judge(standalone, kept, passages) if kept else (None, None)
             if not_an_answer:
                 kept, why = [], not_an_answer
             timings.first_token = time.perf_counter() - started
@@ -212,4 +213,4 @@ class BriefBot:
             yield text
         timings.total = time.perf_counter() - started
         yield Answer(text=text, refused=refused, citations=citations, standalone_question=standalone, timings=timings,
-                     sentences=[v.shown() for v in kept], refusal_reason=why if refused else "", passages=passages)
+                     sentences=[v.shown() for v in kept], refusal_reason=why if refused else "", answer_margin=margin, passages=passages)

@@ -97,6 +97,7 @@ def score_sample(sample: Sample, answer: Answer, passages, source_text: str) -> 
         "answer": answer.text,
         "refused": answer.refused,
         "refusal_reason": answer.refusal_reason,
+        "answer_margin": answer.answer_margin,
         "citations": [c.to_dict() for c in answer.citations],
         "citations_exact": citations_exact,
         "timings": answer.timings.__dict__,

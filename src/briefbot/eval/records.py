@@ -45,6 +45,7 @@ class SampleRecord(TypedDict, total=False):
     answer: str
     refused: bool
     refusal_reason: str
+    answer_margin: float | None  # briefbot.Answer.answer_margin
     citations: list[dict]  # briefbot.Citation fields
     citations_exact: bool | None  # None: the system does not cite
     timings: dict  # briefbot.Timings fields
