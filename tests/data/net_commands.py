@@ -12,6 +12,7 @@ attempts go to OUT_DIR/<name>.blocked.log.
 import contextlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -39,4 +40,7 @@ def run_all(out: Path, commands: dict) -> int:
 
 # Guarded: `serve` starts its model worker with multiprocessing's spawn, which imports this file again.
 if __name__ == "__main__":
+    # The test stops `serve` with Ctrl-C. A suite started as a background job of a non-interactive
+    # shell inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(run_all(Path(sys.argv[1]), json.loads(sys.argv[2])))
