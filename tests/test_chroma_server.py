@@ -112,6 +112,8 @@ def test_index_lives_on_the_server_and_a_second_bot_reuses_it(server_bot, chroma
 
 
 def test_chroma_client_has_telemetry_off(server_bot):
+    # The client behind the opened index (chromadb keeps it on the collection, privately), and the factory's.
+    assert server_bot.index.vector_store.client._client.get_settings().anonymized_telemetry is False
     assert chroma_client(server_bot.settings, Path(server_bot.settings.index_dir)).get_settings().anonymized_telemetry is False
 
 

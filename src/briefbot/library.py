@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from briefbot.bot import BriefBot
 
 ACCEPTED_SUFFIXES = tuple(SUPPORTED_FORMATS)
-MB = BYTES_PER_MB
 ALL = "all"  # the choice that asks across every briefing of the library
 # Stems are cut so a stored name stays within the 255 bytes file systems allow (4 bytes a character at most).
 _MAX_STEM_CHARS = 50
@@ -145,7 +144,7 @@ class BriefingLibrary:
             raise BriefingError(f"{name}: not a regular file" if source.exists() else f"{name}: cannot be read (no such file)")
         size = source.stat().st_size
         if size > self.settings.max_upload_bytes:
-            shown = f"{size / MB:,.1f} MB" if size >= MB / 10 else f"{size:,} bytes"
+            shown = f"{size / BYTES_PER_MB:,.1f} MB" if size >= BYTES_PER_MB / 10 else f"{size:,} bytes"
             raise BriefingError(f"{name}: {shown} is over the {self.settings.max_upload_mb:g} MB upload limit")
 
     def _read_staged(self, source: Path, staged: Path, name: str) -> Briefing:

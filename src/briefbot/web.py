@@ -80,9 +80,9 @@ from briefbot.briefing import Briefing
 from briefbot.errors import BriefBotError
 from briefbot.index import briefing_paths
 from briefbot.library import (
-    ACCEPTED_SUFFIXES, ALL, MB, BotPool, BriefingEntry, BriefingLibrary, LibraryError, example_questions,
+    ACCEPTED_SUFFIXES, ALL, BotPool, BriefingEntry, BriefingLibrary, LibraryError, example_questions,
 )
-from briefbot.settings import Settings
+from briefbot.settings import BYTES_PER_MB, Settings
 
 log = logging.getLogger("briefbot.web")
 
@@ -386,7 +386,7 @@ class RequestSizeLimit:
 
     @staticmethod
     async def _refuse(send, limit_bytes: int, upload: bool) -> None:
-        limit = f"{limit_bytes / MB:g} MB"
+        limit = f"{limit_bytes / BYTES_PER_MB:g} MB"
         advice = "Send a smaller file." if upload else "Send a shorter question or history."
         body = json.dumps({"error": f"The request is larger than the server accepts ({limit}). {advice}"}).encode()
         await send(
