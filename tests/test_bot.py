@@ -3,7 +3,9 @@ import json
 import pytest
 
 from briefbot import Answer
+from briefbot.answer import AnswerPolicy, VerifiedSentence
 from briefbot.errors import QuestionError
+from briefbot.span import Passage
 
 
 def test_answer_cites_exact_spans(fake_bot):
@@ -223,3 +225,43 @@ def test_a_refusal_says_which_answer_check_refused(fake_bot, fake_llm):
     refused = fake_bot.ask("Who commands the Tajik border guards on patrol?")
     assert refused.refused and not refused.sentences
     assert refused.refusal_reason.startswith("the supported sentences do not give the kind of fact the question asks for")
+
+
+def _policy_case(quote_text, paragraph):
+    start = 100 + paragraph.index(quote_text)
+    passage = Passage("doc", start, start + len(quote_text), quote_text, "doc:001", "S", n=2, score=1.0, paragraph=paragraph)
+    asked = []
+
+    def answers(question, quotes):
+        asked.append(quotes)
+        return 0.5
+
+    policy = AnswerPolicy(paragraph, answers, threshold=0.0, unnamed_threshold=1.0)
+    return policy, [VerifiedSentence(quote_text, (passage.cite(passage.start, passage.end),))], [passage], asked
+
+
+def test_a_question_about_someone_the_cited_paragraph_never_names_is_refused_unasked():
+    paragraph = "The Dutch fleet sailed in 1652. It reached the cape in May."
+    policy, kept, passages, asked = _policy_case("The Dutch fleet sailed in 1652.", paragraph)
+    why, margin = policy.judge("When did the Danish fleet sail?", kept, passages)
+    assert why == "the paragraphs the sentences rest on never name “Danish”, which the question asks about"
+    assert (margin, asked) == (None, [])
+    assert policy.judge("When did the Dutch fleet sail?", kept, passages) == (None, 0.5)
+
+
+def test_a_name_only_the_paragraph_and_not_the_quote_names_needs_the_surer_margin():
+    paragraph = "The Dutch fleet sailed in 1652. The Danish fleet reached the cape in May."
+    policy, kept, passages, asked = _policy_case("The Dutch fleet sailed in 1652.", paragraph)
+    why, margin = policy.judge("When did the Danish fleet sail?", kept, passages)
+    assert margin == 0.5 and asked == ["The Dutch fleet sailed in 1652."]
+    assert why == (
+        "the generator judged that the supported sentences do not answer the question "
+        "(yes−no margin +0.50 < +1.00; the quotes never name “Danish”)"
+    )
+
+
+def test_a_quoted_fallback_counts_its_names_for_a_who_question():
+    paragraph = "In 1529 the city became the seat of the General Sejm, permanent from 1569."
+    policy, kept, passages, _ = _policy_case(paragraph, paragraph)
+    quoted = [VerifiedSentence(f"“{paragraph}” [2]", kept[0].spans, "quoted")]
+    assert policy.judge("Who did the city serve as the seat for in 1529?", quoted, passages) == (None, 0.5)

@@ -1,7 +1,7 @@
 import pytest
 
 from briefbot.span import Passage
-from briefbot.verify import AnswerSentence, Verifier, answers_question, fact_in, facts, is_copy, is_refusal, split_answer
+from briefbot.verify import AnswerSentence, Verifier, answers_question, fact_in, facts, is_copy, is_refusal, names, split_answer, unnamed_in
 
 GUARDS = (
     "In Soviet times, the 1344-km Tajik–Afghan border was secured by approximately 25,000 border guards. "
@@ -172,6 +172,8 @@ def test_an_answer_must_give_what_the_question_asks_for(question, sentences, exp
         # A first word the briefing never names may be "Today" as well as someone made up.
         ("Who ordered the strike?", "Smith ordered the strike.", False),
         ("Which provinces registered more opium?", "Badakhshan and Balkh did.", True),
+        # "general" here is no military rank: a "what is the general term" question wants a term.
+        ("What is the general term for the bomb?", 'It is "the Mother Of All Bombs".', True),
     ],
 )
 def test_a_person_question_needs_a_name_not_a_quoted_term_or_a_capitalised_first_word(question, sentence, expected):
@@ -238,3 +240,30 @@ def test_a_copy_may_leave_out_a_whole_clause_that_does_not_qualify_it():
 )
 def test_names_match_as_words_not_inside_other_words(name, text, found):
     assert fact_in(name, text) is found
+
+
+def test_a_first_word_is_a_name_when_the_source_capitalises_it_mid_sentence_more_than_it_writes_it_lower():
+    source = "Isaac Newton wrote the laws. Newton's laws hold. A force of one newton, said Newton."
+    assert names("Newton identified gravity as a force.", source) == {"Newton"}
+    assert names("Currently, the number is 16,000.", "It is currently 16,000.") == set()
+    assert names("Did Davies publish it?", "Davies did it.") == {"Davies"}
+
+
+@pytest.mark.parametrize(
+    ("question", "context", "missing"),
+    [
+        ("When did the Danish fleet sail?", "The Dutch fleet sailed in 1652.", "Danish"),
+        ("What year did Anna Berg publish a study?", "A study was published in 1961.", "Anna Berg"),
+        # One word of a name is enough: the text may shorten it.
+        ("When did Great Britain lose its colonies?", "Britain lost its colonies in 1783.", None),
+        ("What did the Ministry of Defense say?", "The Ministry of Defence said no.", None),
+        # An acronym stands where its words do.
+        ("What did the EU decide?", "The European Union decided to wait.", None),
+        ("What did the NSF fund?", "The National Science Foundation funded it.", None),
+        ("When did the UK join?", "Ukraine joined in 1992.", "UK"),
+        # A capitalised first word the text writes in lower case is no name.
+        ("Currently, who leads it?", "It is currently led by Kern.", None),
+    ],
+)
+def test_unnamed_in_finds_a_name_of_the_question_the_context_never_names(question, context, missing):
+    assert unnamed_in(question, [context], context) == missing

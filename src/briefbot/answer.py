@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 from briefbot.briefing import Briefing
 from briefbot.span import Citation, Passage
-from briefbot.verify import AnswerSentence, Verifier, answers_question, is_refusal, split_answer
+from briefbot.verify import AnswerSentence, Verifier, answers_question, is_refusal, split_answer, unnamed_in
 
 CLOSEST_PASSAGES_ON_REFUSAL = 3
 
@@ -144,28 +144,41 @@ def refusal(passages: list[Passage], briefings: dict[str, Briefing]) -> tuple[st
 class AnswerPolicy:
     """Whether verified sentences answer the question, not only say something true near it.
 
-    First the word rules (a "who" needs a new name, a "how many" a number: verify.answers_question),
+    First the word rules (a "who" needs a new name, a "how many" a number: verify.answers_question;
+    every name of the question stands in the paragraphs cited or the front matter: verify.unnamed_in),
     then the generator's yes/no on the quotes the sentences rest on: SQuAD's adversarial questions
-    ("Who created ARPANET?" where the text says who funded it) pass the word rules. The bot holds
-    its sentences back until both agree, so a true sentence that is no answer becomes a refusal.
+    ("Who created ARPANET?" where the text says who funded it) pass the word rules. A question whose
+    name stands in the cited paragraph but not in the quotes needs the surer `unnamed_threshold`:
+    the quote may be about something else the paragraph mentions. The bot holds its sentences back
+    until all agree, so a true sentence that is no answer becomes a refusal.
     """
 
-    def __init__(self, source: str, answers: Callable[[str, str], float | None], threshold: float):
+    def __init__(self, source: str, answers: Callable[[str, str], float | None], threshold: float, unnamed_threshold: float):
         """`source`: the briefing texts; `answers(question, quotes)`: the generator's yes−no margin."""
         self.source = source
         self.answers = answers
         self.threshold = threshold
+        self.unnamed_threshold = unnamed_threshold
 
     def judge(self, question: str, kept: list[VerifiedSentence], passages: list[Passage]) -> tuple[str | None, float | None]:
         """(None when the sentences answer the question, else why not; the generator's yes−no margin,
         None when it was not asked because the word rules already refused, or it cannot tell)."""
         topic = " ".join(p.text for p in passages if p.front_matter)
         paragraphs = [p.context for p in passages]
-        if not answers_question(question, [v.text for v in kept], topic, paragraphs, self.source):
+        # A quoted fallback is the source's own words: its quotation marks do not make it a term.
+        claims = [" ".join(s.text for s in v.spans) if v.check == "quoted" else v.text for v in kept]
+        if not answers_question(question, claims, topic, paragraphs, self.source):
             return "the supported sentences do not give the kind of fact the question asks for (a new name, a number)", None
-        quotes = " ".join(dict.fromkeys(s.text for v in kept for s in v.spans))
-        margin = self.answers(question, " ".join(quotes.split()))
-        if margin is not None and margin < self.threshold:
-            why = f"the generator judged that the supported sentences do not answer the question (yes−no margin {margin:+.2f} < {self.threshold:+.2f})"
-            return why, margin
+        by_number = {p.n: p for p in passages}
+        unnamed = unnamed_in(question, [topic, *dict.fromkeys(by_number[s.n].context for v in kept for s in v.spans)], self.source)
+        if unnamed:
+            return f"the paragraphs the sentences rest on never name “{unnamed}”, which the question asks about", None
+        quotes = " ".join(" ".join(dict.fromkeys(s.text for v in kept for s in v.spans)).split())
+        threshold, why = self.threshold, ""
+        unquoted = unnamed_in(question, [topic, quotes], self.source)
+        if unquoted and self.unnamed_threshold > threshold:
+            threshold, why = self.unnamed_threshold, f"; the quotes never name “{unquoted}”"
+        margin = self.answers(question, quotes)
+        if margin is not None and margin < threshold:
+            return f"the generator judged that the supported sentences do not answer the question (yes−no margin {margin:+.2f} < {threshold:+.2f}{why})", margin
         return None, margin

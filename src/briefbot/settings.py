@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         0.0, ge=-20.0, le=20.0,
         description="Yes-No logit margin the model must give 'the cited quotes answer the question'; below it the answer is refused",
     )
+    unnamed_answer_threshold: float = Field(
+        1.0, ge=-20.0, le=20.0,
+        description="The margin needed instead when the cited quotes never name something the question names "
+        "(their paragraph does; a paragraph that does not either means a refusal)",
+    )
     entail_threshold: float | None = Field(
         None, ge=-20.0, le=20.0,
         description="Show a generated paraphrase when the model gives 'the quote states this sentence' this Yes-No logit margin; "

@@ -79,20 +79,25 @@ def numbers_stated(text: str) -> set[str]:
 
 def names(text: str, source: str = "") -> set[str]:
     """Capitalised words, except ordinary words and a first word capitalised only for starting the
-    sentence. `source` (the briefing) tells which a first word is: one it writes in lower case
-    ("Currently") is not a name, one it capitalises mid-sentence is ("Kazakhstan hosts the Russian
-    air base in Kant" gets the country wrong). Any other first word ("Today") counts only when the
-    next word is capitalised too ("Emomali Rahmon")."""
+    sentence. `source` (the briefing) tells which a first word is: one it writes in lower case more
+    often than it capitalises it mid-sentence ("Currently") is not a name, one it capitalises
+    mid-sentence at least as often is ("Kazakhstan hosts the Russian air base in Kant" gets the
+    country wrong; "Newton" is a name though "the newton" is a unit). Any other first word ("Today")
+    counts only when the next word is capitalised too ("Emomali Rahmon"); a first word that is a
+    function word ("Did Davies …") never does."""
     found = set()
     for match in _NAME.finditer(text):
         word = match.group()
         if word.lower() in ORDINARY_WORDS:
             continue
         if not text[: match.start()].strip() and not word.isupper():
-            if re.search(rf"\b{re.escape(word.lower())}\b", source):
+            if word.lower() in STOPWORDS:
+                continue
+            lower, mid_sentence = _written_lower(word, source), _named_mid_sentence(word, source)
+            if lower > mid_sentence:
                 continue
             next_word = text[match.end() :].split(maxsplit=1)
-            if not _named_mid_sentence(word, source) and not (next_word and next_word[0][:1].isupper()):
+            if not mid_sentence and not (next_word and next_word[0][:1].isupper()):
                 continue
         found.add(word)
     return found
@@ -102,10 +107,16 @@ def names(text: str, source: str = "") -> set[str]:
 _MID_SENTENCE = r"[^.!?:\n \t“\"‘'(][ \t“\"‘'(]*"
 
 
-def _named_mid_sentence(word: str, source: str) -> bool:
-    """Whether `source` capitalises `word` where no sentence starts: "Securing the border …" opens
+@functools.lru_cache(maxsize=4096)
+def _named_mid_sentence(word: str, source: str) -> int:
+    """How often `source` capitalises `word` where no sentence starts: "Securing the border …" opens
     a sentence of the briefing, "… into Kazakhstan and Russia" names a country."""
-    return re.search(rf"{_MID_SENTENCE}\b{re.escape(word)}\b", source) is not None
+    return len(re.findall(rf"{_MID_SENTENCE}\b{re.escape(word)}\b", source))
+
+
+@functools.lru_cache(maxsize=4096)
+def _written_lower(word: str, source: str) -> int:
+    return len(re.findall(rf"\b{re.escape(word.lower())}\b", source))
 
 
 _HAYSTACK_WORD = re.compile(r"[\w’'.]*\w")
@@ -136,7 +147,16 @@ def _name_occurs(name: str, text: str) -> bool:
     words = _text_words(text, acronym)
     # A hyphenated name ("Tajik-Afghan", "Al-Qaeda") stands where each of its parts does.
     parts = [part for part in re.split(r"-", fold(name).removesuffix("'s")) if part]
-    return all(any(_same_name(part, word) for word in words) for part in parts)
+    return all(any(_same_name(part, word) for word in words) or (acronym and _spelled_out(part, text)) for part in parts)
+
+
+def _spelled_out(acronym: str, text: str) -> bool:
+    """Whether the text writes the acronym's words out: "EU" in "the European Union", "NSF" in
+    "the National Science Foundation", skipping the small words inside a name."""
+    if not acronym.isalpha() or len(acronym) < 2:
+        return False
+    joint = r"[\w’'-]*\s+(?:(?:of|the|and|for)\s+)*"
+    return re.search(r"\b" + joint.join(acronym) + r"[\w’'-]*", text) is not None
 
 
 _NEGATIONS = frozenset("no not never none nobody nothing neither nor without cannot".split())
@@ -222,9 +242,11 @@ _PERSON_NOUNS = (
     "commanders?|leaders?|officials?|ministers?|presidents?|generals?|envoys?|diplomats?|ambassadors?|spokes\\w*"
     "|heads?|chiefs?|representatives?|persons?|people|m[ae]n|wom[ae]n|officers?|analysts?|experts?"
 )
-# "Which US commander ordered …" asks for a person just as "Who ordered …" does.
+# "Which US commander ordered …" asks for a person just as "Who ordered …" does; "What is the
+# general term …" does not.
 _ASKS_FOR_NAME = re.compile(
-    rf"\s*(who|whom|whose)\b|\s*(which|what)\s+([\w.’'-]+\s+){{0,2}}?({_PERSON_NOUNS})\b", re.IGNORECASE
+    rf"\s*(who|whom|whose)\b|\s*(which|what)\s+((?!(is|are|was|were|the|a|an)\b)[\w.’'-]+\s+){{0,2}}?({_PERSON_NOUNS})\b",
+    re.IGNORECASE,
 )
 _QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
 _ASKS_FOR_NUMBER = re.compile(
@@ -254,6 +276,42 @@ def answers_question(question: str, sentences: list[str], topic: str, paragraphs
         given = {number for sentence in sentences for number in numbers(sentence)} - asked
         return any(fact_in(number, p) for number in given for p in about_subjects)
     return True
+
+
+# What may stand between the words of one name: "Bank of the North", "Duke of York".
+_NAME_JOINT = re.compile(r"\s+(?:(?:of|the|de|du|von|van|der|la)\s+)*")
+
+
+def name_phrases(text: str, source: str = "") -> list[tuple[str, ...]]:
+    """The text's names (`names`), with the words of one name together: ("Anna", "Berg")."""
+    kept = names(text, source)
+    phrases: list[tuple[str, ...]] = []
+    last_end = None
+    for match in _NAME.finditer(text):
+        if match.group() not in kept:
+            last_end = None
+            continue
+        if last_end is not None and _NAME_JOINT.fullmatch(text[last_end : match.start()]):
+            phrases[-1] += (match.group(),)
+        else:
+            phrases.append((match.group(),))
+        last_end = match.end()
+    return phrases
+
+
+def unnamed_in(question: str, contexts: list[str], source: str = "") -> str | None:
+    """The first name of the question that none of `contexts` names, or None.
+
+    A passage that never names whom or what the question is about does not answer it, however close
+    its words: adversarial questions swap one name for another ("When did the Danish fleet sail?"
+    of a text about the Dutch fleet). A name of several words stands where any one of them does
+    ("Great Britain" in a paragraph about "Britain"), so only a wholly absent name counts.
+    """
+    context = " ".join(contexts)
+    for phrase in name_phrases(question, source):
+        if not any(fact_in(word, context) for word in phrase):
+            return " ".join(phrase)
+    return None
 
 
 def keeps_follow_up(question: str, standalone: str) -> bool:
