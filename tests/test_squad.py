@@ -139,6 +139,8 @@ def test_best_f1_and_containment():
     assert squad.answer_contained("The Ariel", "ariel docked")
     assert not squad.answer_contained("3", "30 keepers")
     assert not squad.answer_contained("the", "the keeper")
+    # A gold answer at the end of a quote briefbot shows: the closing ” is punctuation too.
+    assert squad.answer_contained("internal migration", "“Growth is based on internal migration.” [2]")
 
 
 def test_squad_correctness_ignores_citation_markers():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 import string
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
@@ -93,8 +94,12 @@ def sample_questions(article: SquadArticle, per_article: int | None, seed: int) 
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD's normalisation: lower case, punctuation dropped, articles a/an/the dropped, whitespace collapsed."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    """SQuAD's normalisation: lower case, punctuation dropped, articles a/an/the dropped, whitespace collapsed.
+
+    Unicode punctuation is dropped as ASCII punctuation is: SQuAD's own script keeps “ ” and –, so a
+    gold answer at the end of a quote briefbot shows, "… urbanisation.”", would not count as contained.
+    """
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION and not unicodedata.category(ch).startswith("P"))
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 
