@@ -260,8 +260,12 @@ def test_a_name_only_the_paragraph_and_not_the_quote_names_needs_the_surer_margi
     )
 
 
-def test_a_quoted_fallback_counts_its_names_for_a_who_question():
-    paragraph = "In 1529 the city became the seat of the General Sejm, permanent from 1569."
+def test_a_who_question_shown_a_quote_is_judged_by_the_names_the_generator_claimed():
+    paragraph = "In 1529 the city became the seat of the General Sejm, permanent from 1569, said Moscow."
     policy, kept, passages, _ = _policy_case(paragraph, paragraph)
-    quoted = [VerifiedSentence(f"“{paragraph}” [2]", kept[0].spans, "quoted")]
-    assert policy.judge("Who did the city serve as the seat for in 1529?", quoted, passages) == (None, 0.5)
+    question = "Who did the city serve as the seat for in 1529?"
+    named = [VerifiedSentence(f"“{paragraph}” [2]", kept[0].spans, "quoted", claim="The General Sejm, permanent from 1569.")]
+    assert policy.judge(question, named, passages) == (None, 0.5)
+    # The quote names Moscow, but the generator's own answer names no one.
+    nameless = [VerifiedSentence(f"“{paragraph}” [2]", kept[0].spans, "quoted", claim="The city became the seat in 1529.")]
+    assert policy.judge(question, nameless, passages)[0].startswith("the supported sentences do not give the kind of fact")

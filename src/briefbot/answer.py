@@ -68,6 +68,8 @@ class VerifiedSentence:
     spans: tuple[Citation, ...]
     check: str = "copy"
     margin: float | None = None
+    # What the generator wrote, which `text` shows or, when it did not follow, replaces by its quote.
+    claim: str = ""
 
     def shown(self) -> ShownSentence:
         return ShownSentence(self.text, self.check, tuple(dict.fromkeys(s.n for s in self.spans)), self.margin)
@@ -109,12 +111,12 @@ def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier
     if check == "no":
         # Rather than a sentence that may say more or other than its source, the source itself.
         shown = " ".join(f"“{' '.join(quote.split())}” [{span.n}]" for quote, span in zip(quotes, spans))
-        return VerifiedSentence(shown, spans, "quoted", margin)
+        return VerifiedSentence(shown, spans, "quoted", margin, sentence.text)
     text = sentence.text
     ending = text[-1] if text[-1] in ".!?" else ""
     body = text[:-1] if ending else text
     markers = "".join(f"[{n}]" for n in dict.fromkeys(span.n for span in spans))
-    return VerifiedSentence(f"{body} {markers}{ending or '.'}", spans, check, margin)
+    return VerifiedSentence(f"{body} {markers}{ending or '.'}", spans, check, margin, sentence.text)
 
 
 def citations_for(sentences: list[VerifiedSentence], passages: list[Passage], briefings: dict[str, Briefing]) -> list[Citation]:
@@ -165,8 +167,9 @@ class AnswerPolicy:
         None when it was not asked because the word rules already refused, or it cannot tell)."""
         topic = " ".join(p.text for p in passages if p.front_matter)
         paragraphs = [p.context for p in passages]
-        # A quoted fallback is the source's own words: its quotation marks do not make it a term.
-        claims = [" ".join(s.text for s in v.spans) if v.check == "quoted" else v.text for v in kept]
+        # What the generator claimed is the answer, also when a quote is shown in its place: the
+        # quote's quotation marks would hide every name, and its other names answer nothing.
+        claims = [v.claim or v.text for v in kept]
         if not answers_question(question, claims, topic, paragraphs, self.source):
             return "the supported sentences do not give the kind of fact the question asks for (a new name, a number)", None
         by_number = {p.n: p for p in passages}

@@ -90,7 +90,7 @@ def names(text: str, source: str = "") -> set[str]:
         word = match.group()
         if word.lower() in ORDINARY_WORDS:
             continue
-        if not text[: match.start()].strip() and not word.isupper():
+        if _SENTENCE_START.search(text[: match.start()]) and not word.isupper():
             if word.lower() in STOPWORDS:
                 continue
             lower, mid_sentence = _written_lower(word, source), _named_mid_sentence(word, source)
@@ -103,6 +103,9 @@ def names(text: str, source: str = "") -> set[str]:
     return found
 
 
+# Where a word starts a sentence: at the start of the text or after a sentence's end, past any
+# spaces, quotes or brackets ("Where does it go? Through which borders?").
+_SENTENCE_START = re.compile(r"(?:^|[.!?][\"”’)\]]*\s)[\s“\"‘'(]*$")
 # Something other than a sentence's end before the word, past any spaces, quotes or brackets.
 _MID_SENTENCE = r"[^.!?:\n \t“\"‘'(][ \t“\"‘'(]*"
 
@@ -145,8 +148,9 @@ def _name_occurs(name: str, text: str) -> bool:
     acronym = name.isupper() and len(name) > 1
     fold = (lambda s: s.replace("’", "'")) if acronym else normalise
     words = _text_words(text, acronym)
-    # A hyphenated name ("Tajik-Afghan", "Al-Qaeda") stands where each of its parts does.
-    parts = [part for part in re.split(r"-", fold(name).removesuffix("'s")) if part]
+    # A hyphenated name ("Tajik-Afghan", "Al-Qaeda", "GBU-43") stands where each of its parts does,
+    # a lower-case part aside: "Syria-style" names Syria.
+    parts = [fold(part) for part in name.removesuffix("'s").removesuffix("’s").split("-") if part and not (part.isalpha() and part.islower())]
     return all(any(_same_name(part, word) for word in words) or (acronym and _spelled_out(part, text)) for part in parts)
 
 
