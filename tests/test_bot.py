@@ -240,16 +240,16 @@ def _policy_case(quote_text, paragraph):
     return policy, [VerifiedSentence(quote_text, (passage.cite(passage.start, passage.end),))], [passage], asked
 
 
-def test_a_question_about_someone_the_cited_paragraph_never_names_is_refused_unasked():
+def test_a_question_about_someone_the_briefing_never_names_is_refused_unasked():
     paragraph = "The Dutch fleet sailed in 1652. It reached the cape in May."
     policy, kept, passages, asked = _policy_case("The Dutch fleet sailed in 1652.", paragraph)
     why, margin = policy.judge("When did the Danish fleet sail?", kept, passages)
-    assert why == "the paragraphs the sentences rest on never name “Danish”, which the question asks about"
+    assert why == "the briefing never names “Danish”, which the question asks about"
     assert (margin, asked) == (None, [])
     assert policy.judge("When did the Dutch fleet sail?", kept, passages) == (None, 0.5)
 
 
-def test_a_name_only_the_paragraph_and_not_the_quote_names_needs_the_surer_margin():
+def test_a_name_the_briefing_has_but_the_quotes_lack_needs_the_surer_margin():
     paragraph = "The Dutch fleet sailed in 1652. The Danish fleet reached the cape in May."
     policy, kept, passages, asked = _policy_case("The Dutch fleet sailed in 1652.", paragraph)
     why, margin = policy.judge("When did the Danish fleet sail?", kept, passages)

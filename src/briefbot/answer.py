@@ -147,12 +147,14 @@ class AnswerPolicy:
     """Whether verified sentences answer the question, not only say something true near it.
 
     First the word rules (a "who" needs a new name, a "how many" a number: verify.answers_question;
-    every name of the question stands in the paragraphs cited or the front matter: verify.unnamed_in),
-    then the generator's yes/no on the quotes the sentences rest on: SQuAD's adversarial questions
-    ("Who created ARPANET?" where the text says who funded it) pass the word rules. A question whose
-    name stands in the cited paragraph but not in the quotes needs the surer `unnamed_threshold`:
-    the quote may be about something else the paragraph mentions. The bot holds its sentences back
-    until all agree, so a true sentence that is no answer becomes a refusal.
+    every name of the question stands somewhere in the briefing: verify.unnamed_in), then the
+    generator's yes/no on the quotes the sentences rest on: SQuAD's adversarial questions ("Who
+    created ARPANET?" where the text says who funded it) pass the word rules. When the quotes and
+    the front matter never name something the question names, the yes/no must reach the surer
+    `unnamed_threshold`: the quote may be about someone else ("the Dutch fleet sailed in 1652" for
+    "When did the Danish fleet sail?"), though it may also just say "the country" or "Moscow" for
+    "Turkmenistan" or "the Kremlin". The bot holds its sentences back until all agree, so a true
+    sentence that is no answer becomes a refusal.
     """
 
     def __init__(self, source: str, answers: Callable[[str, str], float | None], threshold: float, unnamed_threshold: float):
@@ -172,10 +174,9 @@ class AnswerPolicy:
         claims = [v.claim or v.text for v in kept]
         if not answers_question(question, claims, topic, paragraphs, self.source):
             return "the supported sentences do not give the kind of fact the question asks for (a new name, a number)", None
-        by_number = {p.n: p for p in passages}
-        unnamed = unnamed_in(question, [topic, *dict.fromkeys(by_number[s.n].context for v in kept for s in v.spans)], self.source)
+        unnamed = unnamed_in(question, [self.source], self.source)
         if unnamed:
-            return f"the paragraphs the sentences rest on never name “{unnamed}”, which the question asks about", None
+            return f"the briefing never names “{unnamed}”, which the question asks about", None
         quotes = " ".join(" ".join(dict.fromkeys(s.text for v in kept for s in v.spans)).split())
         threshold, why = self.threshold, ""
         unquoted = unnamed_in(question, [topic, quotes], self.source)

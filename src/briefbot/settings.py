@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     unnamed_answer_threshold: float = Field(
         1.0, ge=-20.0, le=20.0,
         description="The margin needed instead when the cited quotes never name something the question names "
-        "(their paragraph does; a paragraph that does not either means a refusal)",
+        "(a name the whole briefing lacks means a refusal)",
     )
     entail_threshold: float | None = Field(
         None, ge=-20.0, le=20.0,
