@@ -254,9 +254,9 @@ def test_a_first_word_is_a_name_when_the_source_capitalises_it_mid_sentence_more
     [
         ("When did the Danish fleet sail?", "The Dutch fleet sailed in 1652.", "Danish"),
         ("What year did Anna Berg publish a study?", "A study was published in 1961.", "Anna Berg"),
-        # One word of a name is enough: the text may shorten it.
-        ("When did Great Britain lose its colonies?", "Britain lost its colonies in 1783.", None),
-        ("What did the Ministry of Defense say?", "The Ministry of Defence said no.", None),
+        # Each word of a name must stand: a swapped word makes another name.
+        ("What did the Berg National Museum show?", "The Kern National Museum showed maps.", "Berg National Museum"),
+        ("What did the Ministry of Defence say?", "Defence cuts, the Ministry said, were over.", None),
         # An acronym stands where its words do.
         ("What did the EU decide?", "The European Union decided to wait.", None),
         ("What did the NSF fund?", "The National Science Foundation funded it.", None),

@@ -308,12 +308,12 @@ def unnamed_in(question: str, contexts: list[str], source: str = "") -> str | No
 
     A passage that never names whom or what the question is about does not answer it, however close
     its words: adversarial questions swap one name for another ("When did the Danish fleet sail?"
-    of a text about the Dutch fleet). A name of several words stands where any one of them does
-    ("Great Britain" in a paragraph about "Britain"), so only a wholly absent name counts.
+    of a text about the Dutch fleet), or one word of a name ("the Kern National Museum" for "the Berg
+    National Museum"), so each word of a name must stand in the contexts.
     """
     context = " ".join(contexts)
     for phrase in name_phrases(question, source):
-        if not any(fact_in(word, context) for word in phrase):
+        if not all(fact_in(word, context) for word in phrase):
             return " ".join(phrase)
     return None
 
