@@ -172,6 +172,9 @@ def test_an_answer_must_give_what_the_question_asks_for(question, sentences, exp
         # A first word the briefing never names may be "Today" as well as someone made up.
         ("Who ordered the strike?", "Smith ordered the strike.", False),
         ("Which provinces registered more opium?", "Badakhshan and Balkh did.", True),
+        # A person is asked for: an acronym names a group, though a group may answer a plain "who".
+        ("Which US commander ordered the strike?", "The strike hit IS positions, NATO said.", False),
+        ("Who ordered the strike?", "NATO ordered the strike.", True),
         # "general" here is no military rank: a "what is the general term" question wants a term.
         ("What is the general term for the bomb?", 'It is "the Mother Of All Bombs".', True),
     ],

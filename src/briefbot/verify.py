@@ -270,10 +270,14 @@ def answers_question(question: str, sentences: list[str], topic: str, paragraphs
     names: the 1344 km of the "Tajik–Afghan border" do not answer "How long is the Turkmen–Afghan
     border?" although "Turkmen" stands in the next paragraph.
     """
-    if _ASKS_FOR_NAME.match(question):
+    asks_for_name = _ASKS_FOR_NAME.match(question)
+    if asks_for_name:
         known = question + " " + topic
+        # "Which commander" asks for a person, whom an acronym ("IS", "NATO") does not name.
+        person = asks_for_name.group(5) is not None
         # A quoted phrase ("the Mother Of All Bombs") is a term, not somebody's name.
-        return any(not fact_in(word, known) for sentence in sentences for word in names(_QUOTED.sub(" ", sentence), source))
+        given = {word for sentence in sentences for word in names(_QUOTED.sub(" ", sentence), source)}
+        return any(not fact_in(word, known) and not (person and word.isupper()) for word in given)
     if _ASKS_FOR_NUMBER.match(question):
         asked, subjects = numbers(question), names(question)
         about_subjects = [p for p in paragraphs if all(fact_in(name, p) for name in subjects)]
