@@ -149,6 +149,10 @@ def test_a_range_is_one_fact_and_backs_its_ends():
         ("How long is the Turkmen–Afghan border?", ["The Turkmen–Afghan border is 1344 km long."], False),
         ("How long is the border between Tajikistan and Afghanistan?", ["It is 1344 km long."], True),
         ("How many Tajik guards patrol the frontier today?", ["16,000 Tajik guards are on patrol."], True),
+        # An amount may be written in words.
+        ("How long had he been envoy in 2016?", ["He had been envoy for less than a year."], True),
+        ("How many guards patrolled in 2016?", ["Some three hundred guards patrolled."], True),
+        ("How long is one shift?", ["One shift is long."], False),
     ],
 )
 def test_an_answer_must_give_what_the_question_asks_for(question, sentences, expected):

@@ -253,6 +253,12 @@ _ASKS_FOR_NAME = re.compile(
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
+# An amount in words answers "how long/many" too: "nearly three hundred years", "less than a year".
+_AMOUNT_WORDS = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+    r"|hundreds?|thousands?|millions?|billions?|dozens?|half|(?<=\ba )(year|month|week|day|decade|century))\b",
+    re.IGNORECASE,
+)
 _ASKS_FOR_NUMBER = re.compile(
     r"\s*(how (many|much|long|far|big|large|old|high)|what (percentage|percent|proportion|share|number|fraction))\b", re.IGNORECASE
 )
@@ -265,7 +271,8 @@ def answers_question(question: str, sentences: list[str], topic: str, paragraphs
     the Taliban control names nobody. "Who" (or "which commander") needs a name that is neither in
     the question nor in `topic` (the briefing's front matter: "Afghan", "Russia" name no one in
     particular; `source`, the briefing text, tells a name from a capitalised first word);
-    "how many/much/long" needs a number the question does not contain, stated in one of
+    "how many/much/long" needs an amount in words ("three hundred", "a year") or a number the
+    question does not contain, the number stated in one of
     `paragraphs` (those around the retrieved passages) that also names everything the question
     names: the 1344 km of the "Tajik–Afghan border" do not answer "How long is the Turkmen–Afghan
     border?" although "Turkmen" stands in the next paragraph.
@@ -282,7 +289,8 @@ def answers_question(question: str, sentences: list[str], topic: str, paragraphs
         asked, subjects = numbers(question), names(question)
         about_subjects = [p for p in paragraphs if all(fact_in(name, p) for name in subjects)]
         given = {number for sentence in sentences for number in numbers(sentence)} - asked
-        return any(fact_in(number, p) for number in given for p in about_subjects)
+        worded = {m.group().lower() for sentence in sentences for m in _AMOUNT_WORDS.finditer(sentence)}
+        return any(fact_in(number, p) for number in given for p in about_subjects) or bool(worded - set(_words_of(question)))
     return True
 
 
