@@ -22,6 +22,9 @@ def main() -> None:
     golds = {q.id: q.answers for article in load_squad(str(SQUAD)) for q in article.questions}
     for path in sys.argv[1:]:
         rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+        if not all(row["id"] in golds for row in rows):
+            print(f"{path}: not a run on {SQUAD.name}, skipped")
+            continue
         for system in sorted({row["system"] for row in rows}):
             answerable = [row for row in rows if row["system"] == system and row["answerable"]]
             recorded = sum(row["correct"] for row in answerable)
