@@ -24,6 +24,12 @@ ORDINARY_WORDS = frozenset(
     more any one two three four five six seven eight nine ten first second third briefing passage
     passages answer question""".split()
 )
+# Prepositions that open a sentence before a name ("Besides England, …"): not names either. Kept
+# apart from ORDINARY_WORDS, whose words are also left out of the content words verify compares.
+SENTENCE_OPENERS = frozenset(
+    """besides apart aside unlike like among between within without through throughout under over
+    against along across around toward towards upon beyond except""".split()
+)
 # What verify's word rules skip: words that say nothing of what a sentence is about.
 STOPWORDS = ORDINARY_WORDS | frozenset(
     "is are was were be been being has have had do does did will would can could should may might must "

@@ -23,7 +23,7 @@ from typing import Callable
 
 from briefbot.briefing import sentence_spans
 from briefbot.span import Citation, Passage
-from briefbot.text import ORDINARY_WORDS, REFUSAL_PATTERN, STOPWORDS, WORD, content_words, normalise
+from briefbot.text import ORDINARY_WORDS, REFUSAL_PATTERN, SENTENCE_OPENERS, STOPWORDS, WORD, content_words, normalise
 
 CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # A range ("10–15") is one fact: its endpoints alone must not vouch for a garbled "15–15".
@@ -88,7 +88,7 @@ def names(text: str, source: str = "") -> set[str]:
     found = set()
     for match in _NAME.finditer(text):
         word = match.group()
-        if word.lower() in ORDINARY_WORDS:
+        if word.lower() in ORDINARY_WORDS or word.lower() in SENTENCE_OPENERS:
             continue
         if _SENTENCE_START.search(text[: match.start()]) and not word.isupper():
             if word.lower() in STOPWORDS:
