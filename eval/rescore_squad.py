@@ -11,27 +11,23 @@ import json
 import sys
 from pathlib import Path
 
-from briefbot.eval import squad
-from briefbot.eval.dataset import load_squad
-from briefbot.text import CITATION_MARKER
+from briefbot.eval.dataset import load_squad, squad_sample
+from briefbot.eval.metrics import is_correct
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared" / "documents" / "squad2-dev-13-articles.json"
 
 
 def main() -> None:
-    golds = {q.id: q.answers for article in load_squad(str(SQUAD)) for q in article.questions}
+    samples = {q.id: squad_sample(q) for article in load_squad(str(SQUAD)) for q in article.questions}
     for path in sys.argv[1:]:
         rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-        if not all(row["id"] in golds for row in rows):
+        if not all(row["id"] in samples for row in rows):
             print(f"{path}: not a run on {SQUAD.name}, skipped")
             continue
         for system in sorted({row["system"] for row in rows}):
             answerable = [row for row in rows if row["system"] == system and row["answerable"]]
             recorded = sum(row["correct"] for row in answerable)
-            rescored = sum(
-                not row["refused"] and any(squad.answer_contained(g, CITATION_MARKER.sub("", row["answer"])) for g in golds[row["id"]])
-                for row in answerable
-            )
+            rescored = sum(is_correct(samples[row["id"]], row["answer"], row["refused"]) for row in answerable)
             print(f"{path} {system}: answerable correct {recorded}/{len(answerable)} recorded, {rescored}/{len(answerable)} re-scored")
 
 
