@@ -7,7 +7,8 @@ SQuAD 2.0's adversarial questions often swap a name ("the first reference to Pru
 text says Warsaw) or a word of one. For the cases of answers_probe.py (the sentence holding the gold
 or the plausible answer), this asks briefbot.verify.unnamed_in whether a name of the question is
 missing from the whole article, or from the sentence and the article's first paragraph (its front
-matter), and scores rules that combine that with the generator's yes/no margin (answers_probe;
+matter), or, as wider alternatives for a quote that says "the country" for a name, from the
+sentence's paragraph or from the sentence and the one before it, and scores rules that combine that with the generator's yes/no margin (answers_probe;
 computed once and kept in MARGINS_JSON, shared with question_words_probe.py).
 """
 
@@ -18,6 +19,7 @@ from answers_probe import SQUAD, cases
 from question_words_probe import margins, paragraph_of
 
 from briefbot.eval.dataset import load_squad
+from briefbot.briefing import sentence_spans
 from briefbot.verify import unnamed_in
 
 
@@ -25,6 +27,13 @@ def article_of(paragraph: str, articles):
     """The article holding the paragraph (the cases keep only the sentence and its paragraph)."""
     opening = " ".join(paragraph.split())[:200]
     return next(a for a in articles if opening in " ".join(a.text.split()))
+
+
+def previous_sentence(sentence: str, paragraph: str) -> str:
+    """The sentence before `sentence` in its paragraph, where an anaphor's name ("the country") would stand."""
+    start = paragraph.find(sentence)
+    before = [paragraph[s:e] for s, e in sentence_spans(paragraph) if e <= start]
+    return before[-1] if before else ""
 
 
 def rows(per_article: int, margins_path: Path) -> list[dict]:
@@ -39,6 +48,8 @@ def rows(per_article: int, margins_path: Path) -> list[dict]:
             "margin": margin,
             "not_in_article": unnamed_in(question, [article.text], article.text) is not None,
             "not_in_quote": unnamed_in(question, [front_matter, sentence], article.text) is not None,
+            "not_in_paragraph": unnamed_in(question, [front_matter, paragraph_of(sentence)], article.text) is not None,
+            "not_in_previous": unnamed_in(question, [front_matter, previous_sentence(sentence, paragraph_of(sentence)), sentence], article.text) is not None,
         })
     return found
 
@@ -48,7 +59,7 @@ def main() -> None:
     yes = [r for r in scored if r["answerable"]]
     no = [r for r in scored if not r["answerable"]]
     print(f"{len(yes)} answerable, {len(no)} unanswerable")
-    for key in ("not_in_article", "not_in_quote"):
+    for key in ("not_in_article", "not_in_quote", "not_in_paragraph", "not_in_previous"):
         print(f"{key}: answerable {sum(r[key] for r in yes)}, unanswerable {sum(r[key] for r in no)}")
     kept = sum(r["margin"] >= 0 for r in yes) / len(yes)
     stopped = sum(r["margin"] < 0 for r in no) / len(no)
@@ -60,7 +71,14 @@ def main() -> None:
         kept = sum(r["margin"] >= needed(r) for r in yes) / len(yes)
         stopped = sum(r["margin"] < needed(r) for r in no) / len(no)
         print(f"  surer {surer:+.1f}: answerable kept {kept:.2f}, unanswerable stopped {stopped:.2f}, balanced {(kept + stopped) / 2:.3f}")
-
+    for key, where in (("not_in_paragraph", "the quote's paragraph"), ("not_in_previous", "the quote and the sentence before it")):
+        print(f"the same, but surer only when a name is not in {where}")
+        for surer in (0.0, 0.5, 1.0, 1.5, 2.0, 99.0):
+            def needed(r):
+                return 99.0 if r["not_in_article"] else (surer if r[key] else 0.0)
+            kept = sum(r["margin"] >= needed(r) for r in yes) / len(yes)
+            stopped = sum(r["margin"] < needed(r) for r in no) / len(no)
+            print(f"  surer {surer:+.1f}: answerable kept {kept:.2f}, unanswerable stopped {stopped:.2f}, balanced {(kept + stopped) / 2:.3f}")
 
 if __name__ == "__main__":
     main()
