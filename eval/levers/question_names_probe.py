@@ -3,13 +3,14 @@ tune articles only)
 
 Usage: python eval/levers/question_names_probe.py [PER_ARTICLE] [MARGINS_JSON]
 
-SQuAD 2.0's adversarial questions often swap a name ("the first reference to Prussia" where the
-text says Warsaw) or a word of one. For the cases of answers_probe.py (the sentence holding the gold
-or the plausible answer), this asks briefbot.verify.unnamed_in whether a name of the question is
+SQuAD 2.0's adversarial questions often swap a name ("the first reference to Prussia" where the text
+says Warsaw) or a word of one. For the cases of answers_probe.py (the sentence holding the gold or
+the plausible answer), this asks briefbot.verify.unnamed_in whether a name of the question is
 missing from the whole article, or from the sentence and the article's first paragraph (its front
 matter), or, as wider alternatives for a quote that says "the country" for a name, from the
-sentence's paragraph or from the sentence and the one before it, and scores rules that combine that with the generator's yes/no margin (answers_probe;
-computed once and kept in MARGINS_JSON, shared with question_words_probe.py).
+sentence's paragraph or from the sentence and the one before it, and scores rules that combine that
+with the generator's yes/no margin (answers_probe; computed once and kept in MARGINS_JSON, shared
+with question_words_probe.py).
 """
 
 import sys
