@@ -270,6 +270,7 @@ def test_a_first_word_is_a_name_when_the_source_capitalises_it_mid_sentence_more
         ("When did the UK join?", "Ukraine joined in 1992.", "UK"),
         # A capitalised first word the text writes in lower case is no name, nor is a preposition.
         ("Currently, who leads it?", "It is currently led by Kern.", None),
+        ("Whose First Law of Motion says that objects move?", "Newton's First Law of Motion says so.", None),
         ("Besides England, which country sent troops?", "England and France sent troops.", None),
     ],
 )

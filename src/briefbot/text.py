@@ -18,11 +18,11 @@ CITATION_MARKER = re.compile(r"\s*\[\d+\]")
 
 # Capitalised only because they start a sentence or are ordinary English: not names (verify.names).
 ORDINARY_WORDS = frozenset(
-    """a an the this that these those it its in on at of for to from by with as and or but if
-    yes no not however also although while when where which who what why how there their they them he him she
-    his her we our you your i according after before during since despite both each all some many most
-    more any one two three four five six seven eight nine ten first second third briefing passage
-    passages answer question""".split()
+    """a an the this that these those it its in on at of for to from by with as and or but if yes no
+    not however also although while when where which who whom whose what why how whatever
+    whichever whoever there their they them he him she his her we our you your i according after
+    before during since despite both each all some many most more any one two three four five
+    six seven eight nine ten first second third briefing passage passages answer question""".split()
 )
 # Prepositions that open a sentence before a name ("Besides England, …"): not names either. Kept
 # apart from ORDINARY_WORDS, whose words are also left out of the content words verify compares.
