@@ -16,7 +16,7 @@ with question_words_probe.py).
 import sys
 from pathlib import Path
 
-from answers_probe import SQUAD, cases
+from answers_probe import SQUAD, auc, cases
 from question_words_probe import margins, paragraph_of
 
 from briefbot.eval.dataset import load_squad
@@ -59,7 +59,7 @@ def main() -> None:
     scored = rows(int(sys.argv[1]) if len(sys.argv) > 1 else 40, Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/question-words-margins.json"))
     yes = [r for r in scored if r["answerable"]]
     no = [r for r in scored if not r["answerable"]]
-    print(f"{len(yes)} answerable, {len(no)} unanswerable")
+    print(f"{len(yes)} answerable, {len(no)} unanswerable; margin ROC AUC {auc([r['margin'] for r in yes], [r['margin'] for r in no]):.3f}")
     for key in ("not_in_article", "not_in_quote", "not_in_paragraph", "not_in_previous"):
         print(f"{key}: answerable {sum(r[key] for r in yes)}, unanswerable {sum(r[key] for r in no)}")
     kept = sum(r["margin"] >= 0 for r in yes) / len(yes)
