@@ -26,6 +26,9 @@ OLD_VERIFY_STOPWORDS = OLD_VERIFY_ORDINARY | frozenset(
     "is are was were be been being has have had do does did will would can could should may might must "
     "than then so such very just only about into over under again further once here same other own".split()
 )
+# Changed on purpose after the move: these question words became ordinary words too, since "Whose"
+# had joined the name after it ("Whose First Law of Motion …?").
+QUESTION_WORDS_ADDED = frozenset("whom whose whatever whichever whoever".split())
 OLD_JUDGE_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 OLD_JUDGE_STOPWORDS = frozenset(
     """a an the of in on to and or is are was were be been being it its this that these those as at by for with from
@@ -104,7 +107,7 @@ def test_the_corpus_holds_what_the_old_definitions_read_differently():
 
 def test_verify_reads_every_text_as_before():
     for value in CORPUS:
-        assert text.content_words(value) == old_verify_content_words(value), value
+        assert text.content_words(value) == old_verify_content_words(value) - {w[:6] for w in QUESTION_WORDS_ADDED}, value
         assert _words_of(value) == old_verify_words_of(value), value
         # Names, and the words a name is looked for among, go through the same normalisation.
         assert _HAYSTACK_WORD.findall(text.normalise(value)) == _HAYSTACK_WORD.findall(old_verify_normalise(value)), value
