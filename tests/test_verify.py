@@ -268,7 +268,8 @@ def test_a_first_word_is_a_name_when_the_source_capitalises_it_mid_sentence_more
         ("What did the EU decide?", "The European Union decided to wait.", None),
         ("What did the NSF fund?", "The National Science Foundation funded it.", None),
         ("When did the UK join?", "Ukraine joined in 1992.", "UK"),
-        # A capitalised first word the text writes in lower case is no name, nor is a preposition.
+        # A capitalised first word the text writes in lower case is no name, nor is a preposition or a
+        # question word ("Whose" before a name).
         ("Currently, who leads it?", "It is currently led by Kern.", None),
         ("Whose First Law of Motion says that objects move?", "Newton's First Law of Motion says so.", None),
         ("Besides England, which country sent troops?", "England and France sent troops.", None),

@@ -20,15 +20,15 @@ import json
 import sys
 from statistics import median
 
+from answers_probe import SQUAD
+
 from briefbot.eval.dataset import load_squad
 from briefbot.eval.squad import normalize_answer
 from briefbot.verify import unnamed_in
 
-SQUAD = "/work/shared/documents/squad2-dev-13-articles.json"
-
 
 def rows(samples_path: str, margins_path: str) -> list[dict]:
-    gold = {q.question: (article, q) for article in load_squad(SQUAD) for q in article.questions}
+    gold = {q.question: (article, q) for article in load_squad(str(SQUAD)) for q in article.questions}
     logged = {d["question"]: d for d in map(json.loads, open(margins_path))}
     found = []
     for sample in map(json.loads, open(samples_path)):

@@ -42,15 +42,16 @@ def rows(per_article: int, margins_path: Path) -> list[dict]:
     chosen = cases(per_article)
     found = []
     for (question, sentence, answerable), margin in zip(chosen, margins(chosen, margins_path)):
-        article = article_of(paragraph_of(sentence), articles)
+        paragraph = paragraph_of(sentence)
+        article = article_of(paragraph, articles)
         front_matter = article.text.split("\n\n")[0]
         found.append({
             "answerable": answerable,
             "margin": margin,
             "not_in_article": unnamed_in(question, [article.text], article.text) is not None,
             "not_in_quote": unnamed_in(question, [front_matter, sentence], article.text) is not None,
-            "not_in_paragraph": unnamed_in(question, [front_matter, paragraph_of(sentence)], article.text) is not None,
-            "not_in_previous": unnamed_in(question, [front_matter, previous_sentence(sentence, paragraph_of(sentence)), sentence], article.text) is not None,
+            "not_in_paragraph": unnamed_in(question, [front_matter, paragraph], article.text) is not None,
+            "not_in_previous": unnamed_in(question, [front_matter, previous_sentence(sentence, paragraph), sentence], article.text) is not None,
         })
     return found
 
@@ -66,20 +67,21 @@ def main() -> None:
     stopped = sum(r["margin"] < 0 for r in no) / len(no)
     print(f"no name rule, margin < 0: answerable kept {kept:.2f}, unanswerable stopped {stopped:.2f}, balanced {(kept + stopped) / 2:.3f}")
     print("rule: refuse when a name is not in the article, or margin < (surer if a name is not in the quote, else 0)")
+    print_surer_rule(yes, no, "not_in_quote")
+    for key, where in (("not_in_paragraph", "the quote's paragraph"), ("not_in_previous", "the quote and the sentence before it")):
+        print(f"the same, but surer only when a name is not in {where}")
+        print_surer_rule(yes, no, key)
+
+
+def print_surer_rule(yes: list[dict], no: list[dict], unquoted: str) -> None:
+    """Refuse when a name is not in the article, or the margin is below `surer` when row[unquoted], else 0."""
     for surer in (0.0, 0.5, 1.0, 1.5, 2.0, 99.0):
         def needed(r):
-            return 99.0 if r["not_in_article"] else (surer if r["not_in_quote"] else 0.0)
+            return 99.0 if r["not_in_article"] else (surer if r[unquoted] else 0.0)
         kept = sum(r["margin"] >= needed(r) for r in yes) / len(yes)
         stopped = sum(r["margin"] < needed(r) for r in no) / len(no)
         print(f"  surer {surer:+.1f}: answerable kept {kept:.2f}, unanswerable stopped {stopped:.2f}, balanced {(kept + stopped) / 2:.3f}")
-    for key, where in (("not_in_paragraph", "the quote's paragraph"), ("not_in_previous", "the quote and the sentence before it")):
-        print(f"the same, but surer only when a name is not in {where}")
-        for surer in (0.0, 0.5, 1.0, 1.5, 2.0, 99.0):
-            def needed(r):
-                return 99.0 if r["not_in_article"] else (surer if r[key] else 0.0)
-            kept = sum(r["margin"] >= needed(r) for r in yes) / len(yes)
-            stopped = sum(r["margin"] < needed(r) for r in no) / len(no)
-            print(f"  surer {surer:+.1f}: answerable kept {kept:.2f}, unanswerable stopped {stopped:.2f}, balanced {(kept + stopped) / 2:.3f}")
+
 
 if __name__ == "__main__":
     main()
