@@ -122,7 +122,8 @@ def _written_lower(word: str, source: str) -> int:
     return len(re.findall(rf"\b{re.escape(word.lower())}\b", source))
 
 
-_HAYSTACK_WORD = re.compile(r"[\w’'.]*\w")
+# A word starts at a letter or digit: a quote mark before it ("'Phags-pa", "'Moscow'") is no part of it.
+_HAYSTACK_WORD = re.compile(r"\w(?:[\w’'.]*\w)?")
 
 
 def _same_name(name: str, word: str) -> bool:
