@@ -244,7 +244,8 @@ def test_a_copy_may_leave_out_a_whole_clause_that_does_not_qualify_it():
     [("Iran", "Iraq and Syria", False), ("Oman", "the economic plan", False), ("Austria", "Australia", False),
      ("IS", "this is it", False), ("IS", "the Islamic State (IS)", True), ("Russian", "Russia's army", True),
      ("Chinese", "China", True), ("Tajikistan", "the Tajik–Afghan border", True), ("Al-Qaeda", "al Qaeda cells", True),
-     ("Phags-pa", "the 'Phags-pa script", True), ("Moscow", "talks in 'Moscow'", True), ("A", "grade 'A'", True)],
+     ("Phags-pa", "the 'Phags-pa script", True), ("Moscow", "talks in 'Moscow'", True), ("A", "grade 'A'", True),
+     ("DATANET", "Strictly speaking Datanet 1 only", True), ("NATO", "Nato's summit", True), ("IS", "Is it over?", False)],
 )
 def test_names_match_as_words_not_inside_other_words(name, text, found):
     assert fact_in(name, text) is found

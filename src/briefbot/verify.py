@@ -152,7 +152,17 @@ def _name_occurs(name: str, text: str) -> bool:
     # A hyphenated name ("Tajik-Afghan", "Al-Qaeda", "GBU-43") stands where each of its parts does,
     # a lower-case part aside: "Syria-style" names Syria.
     parts = [fold(part) for part in name.removesuffix("'s").removesuffix("’s").split("-") if part and not (part.isalpha() and part.islower())]
-    return all(any(_same_name(part, word) for word in words) or (acronym and _spelled_out(part, text)) for part in parts)
+    return all(
+        any(_same_name(part, word) for word in words) or (acronym and (_spelled_out(part, text) or _written_as_name(part, text)))
+        for part in parts
+    )
+
+
+def _written_as_name(acronym: str, text: str) -> bool:
+    """Whether the text writes an acronym of three letters or more as a capitalised word: "DATANET"
+    as "Datanet", "NATO" as "Nato". A shorter one ("IS", "US") would be found in "Is" or "Us"
+    opening a sentence."""
+    return len(acronym) >= 3 and any(word[:1].isupper() and word.lower() == acronym.lower() for word in _text_words(text, True))
 
 
 def _spelled_out(acronym: str, text: str) -> bool:
