@@ -144,6 +144,28 @@ def test_a_sentence_that_reverses_its_source_is_replaced_by_the_source_itself(fa
     assert citation.quote.lstrip().startswith("No peace talks")
 
 
+def test_a_garbled_copy_is_replaced_by_the_closest_source_sentence(fake_bot, fake_llm):
+    """The generator copied "10–15%" as "15–15%": the number stands nowhere, so the sentence is
+    unsupported, but the source sentence it was copying is shown verbatim in its place."""
+    fake_llm.replies.append("15–15% of Afghan territory is under Taliban control [2].")
+    fake_llm.margins.append(4.0)  # the answer check on the quote
+    answer = fake_bot.ask("How much of Afghanistan is under Taliban control?")
+    assert not answer.refused
+    assert "15–15" not in answer.text and "10–15%" in answer.text
+    (sentence,) = answer.sentences
+    assert sentence.check == "quoted" and answer.text.startswith("“")
+    (citation,) = answer.citations
+    assert fake_bot.briefing.text[citation.start : citation.end] == citation.quote
+    assert " ".join(citation.quote.split()) in answer.text
+
+
+def test_a_closest_source_sentence_that_does_not_answer_is_still_refused(fake_bot, fake_llm):
+    fake_llm.replies.append("15–15% of Afghan territory is under Taliban control [2].")
+    fake_llm.margins.append(-3.0)
+    answer = fake_bot.ask("How much of Afghanistan is under Taliban control?")
+    assert answer.refused and "answer the question" in answer.refusal_reason
+
+
 def test_a_paraphrase_is_quoted_instead_by_default(fake_bot, fake_llm):
     fake_llm.replies.append("Tajikistan now has 16,000 border guards on patrol [2].")
     answer = fake_bot.ask("How many Tajik border guards are on patrol now?")

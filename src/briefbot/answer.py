@@ -53,7 +53,8 @@ class ShownSentence:
 
     `check`: "copy" (the quote's own words), "entailed" (the generator judged that the quote states it,
     `margin` being its yes−no logit margin) or "quoted" (the generated sentence could not be shown,
-    so its supporting quote is shown verbatim in its place).
+    so the passage sentence it rests on, or for an unsupported one the closest, is shown verbatim in
+    its place).
     """
 
     text: str
@@ -80,8 +81,9 @@ def verified_stream(
 ) -> Iterator[VerifiedSentence | None]:
     """Turn the generated text into supported sentences, checked once the generation is over.
 
-    Yields None for a sentence that was dropped (unsupported, a refusal, or resting only on text an
-    earlier sentence already showed: a quote and then a copy out of it would say one thing twice).
+    Yields None for a sentence that was dropped (no passage sentence is close to it, a refusal, or
+    resting only on text an earlier sentence already showed: a quote and then a copy out of it would
+    say one thing twice).
     The checks wait for the end because the generator's own yes/no judgement runs in the same model
     context, which must not change under a generation in progress.
     """
@@ -96,6 +98,10 @@ def verified_stream(
         yield verified
 
 
+def _quoted(spans: tuple[Citation, ...]) -> str:
+    return " ".join(f"“{' '.join(span.text.split())}” [{span.n}]" for span in spans)
+
+
 def _within(span: Citation, shown: list[Citation]) -> bool:
     return any(span.n == s.n and s.start <= span.start and span.end <= s.end for s in shown)
 
@@ -105,13 +111,14 @@ def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier
         return None
     spans = verifier.support(sentence, passages, question)
     if spans is None:
-        return None
+        closest = verifier.closest_quote(sentence, passages)
+        # The claim is the quote itself: what the generator wrote is what the check found false.
+        return None if closest is None else VerifiedSentence(_quoted((closest,)), (closest,), "quoted", None, closest.text)
     quotes = [span.text for span in spans]
     check, margin = verifier.follows(sentence.text, " ".join(quotes))
     if check == "no":
         # Rather than a sentence that may say more or other than its source, the source itself.
-        shown = " ".join(f"“{' '.join(quote.split())}” [{span.n}]" for quote, span in zip(quotes, spans))
-        return VerifiedSentence(shown, spans, "quoted", margin, sentence.text)
+        return VerifiedSentence(_quoted(spans), spans, "quoted", margin, sentence.text)
     text = sentence.text
     ending = text[-1] if text[-1] in ".!?" else ""
     body = text[:-1] if ending else text

@@ -447,6 +447,18 @@ class Verifier:
             spans.append(self._closest_span(sentence.text, sentence_names, vector, holder, {number}, require_similarity=False))
         return tuple(spans) if names_stand(tuple(spans)) else None
 
+    def closest_quote(self, sentence: AnswerSentence, passages: list[Passage]) -> Citation | None:
+        """The passage sentence closest in meaning to an unsupported sentence, to show verbatim in its
+        place; None when none is close. The generator often gets a copy slightly wrong ("15–15%" for
+        "10–15%", a country added to a list), and the source's own words are true whatever it got wrong."""
+        import numpy as np
+
+        if not passages:
+            return None
+        vector = np.array(self.embed_model.get_text_embedding(sentence.text))
+        best = max(passages, key=lambda p: float(np.max(self._passage_sentences(p)[1] @ vector)))
+        return self._closest_span(sentence.text, set(), vector, best, set())
+
     def _closest_span(
         self, sentence: str, sentence_names: set[str], vector, passage: Passage, facts_here: set[str], require_similarity: bool = True
     ) -> Citation | None:
