@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
@@ -137,9 +138,14 @@ def _same_name(name: str, word: str) -> bool:
     return shared >= 4 and shared >= shorter - 1
 
 
+def _unaccented(text: str) -> str:
+    """'Temür' as 'Temur': a question, or the generator copying a name, often drops its diacritics."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
 @functools.lru_cache(maxsize=1024)
 def _text_words(text: str, keep_case: bool) -> tuple[str, ...]:
-    folded = text.replace("’", "'") if keep_case else normalise(text)
+    folded = _unaccented(text.replace("’", "'") if keep_case else normalise(text))
     return tuple(word.removesuffix("'s") for word in _HAYSTACK_WORD.findall(folded))
 
 
@@ -147,7 +153,7 @@ def _name_occurs(name: str, text: str) -> bool:
     """Whether the name stands in the text as a word (not inside one: 'Oman' is not in 'economic');
     an acronym keeps its case ('IS' is not 'is')."""
     acronym = name.isupper() and len(name) > 1
-    fold = (lambda s: s.replace("’", "'")) if acronym else normalise
+    fold = (lambda s: _unaccented(s.replace("’", "'"))) if acronym else (lambda s: _unaccented(normalise(s)))
     words = _text_words(text, acronym)
     # A hyphenated name ("Tajik-Afghan", "Al-Qaeda", "GBU-43") stands where each of its parts does,
     # a lower-case part aside: "Syria-style" names Syria.
