@@ -11,31 +11,16 @@ the sentence, and scores the shipped rule (refuse when a name is not in the arti
 margin is below +1.0 where the quote lacks a name of the question, else below 0) on both.
 """
 
-import json
 import sys
 from pathlib import Path
 
-from answers_probe import auc
+from answers_probe import auc, cases
 from question_names_probe import previous_sentence, print_surer_rule, rows
-from question_words_probe import paragraph_of
-
-from answers_probe import cases
-from briefbot.backends import make_backend
-from briefbot.settings import Settings
+from question_words_probe import margins, paragraph_of
 
 
-def context_margins(chosen, path: Path) -> list[float]:
-    if path.is_file():
-        stored = json.loads(path.read_text())
-        if len(stored) == len(chosen):
-            return stored
-    backend = make_backend(Settings())
-    found = []
-    for question, sentence, _ in chosen:
-        before = previous_sentence(sentence, paragraph_of(sentence))
-        found.append(backend.answers(question, f"{before} {sentence}".strip()))
-    path.write_text(json.dumps(found))
-    return found
+def with_previous(sentence: str) -> str:
+    return f"{previous_sentence(sentence, paragraph_of(sentence))} {sentence}".strip()
 
 
 def main() -> None:
@@ -43,7 +28,7 @@ def main() -> None:
     margins_path = Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/question-words-margins.json")
     context_path = Path(sys.argv[3] if len(sys.argv) > 3 else "/tmp/check-context-margins.json")
     shipped = rows(per_article, margins_path)
-    widened = [dict(row, margin=margin) for row, margin in zip(shipped, context_margins(cases(per_article), context_path))]
+    widened = [dict(row, margin=margin) for row, margin in zip(shipped, margins(cases(per_article), context_path, with_previous))]
     for title, scored in (("the check reads the quote alone (shipped)", shipped), ("the check reads the sentence before the quote too", widened)):
         yes = [r for r in scored if r["answerable"]]
         no = [r for r in scored if not r["answerable"]]

@@ -47,13 +47,14 @@ def missing(question: str, text: str) -> int:
     return len(content_words(question) - content_words(text))
 
 
-def margins(chosen, path: Path) -> list[float]:
+def margins(chosen, path: Path, passage_of=lambda sentence: sentence) -> list[float]:
+    """The generator's yes−no margin for each case, asked of `passage_of(sentence)`; kept in `path`."""
     if path.is_file():
         stored = json.loads(path.read_text())
         if len(stored) == len(chosen):
             return stored
     backend = make_backend(Settings())
-    found = [backend.answers(question, passage) for question, passage, _ in chosen]
+    found = [backend.answers(question, passage_of(sentence)) for question, sentence, _ in chosen]
     path.write_text(json.dumps(found))
     return found
 

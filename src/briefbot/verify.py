@@ -143,32 +143,35 @@ def _unaccented(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
+def _folded(text: str, keep_case: bool) -> str:
+    """The form names are compared in: plain apostrophes, no diacritics, lower case unless `keep_case`."""
+    return _unaccented(text.replace("’", "'") if keep_case else normalise(text))
+
+
 @functools.lru_cache(maxsize=1024)
 def _text_words(text: str, keep_case: bool) -> tuple[str, ...]:
-    folded = _unaccented(text.replace("’", "'") if keep_case else normalise(text))
-    return tuple(word.removesuffix("'s") for word in _HAYSTACK_WORD.findall(folded))
+    return tuple(word.removesuffix("'s") for word in _HAYSTACK_WORD.findall(_folded(text, keep_case)))
 
 
 def _name_occurs(name: str, text: str) -> bool:
     """Whether the name stands in the text as a word (not inside one: 'Oman' is not in 'economic');
     an acronym keeps its case ('IS' is not 'is')."""
     acronym = name.isupper() and len(name) > 1
-    fold = (lambda s: _unaccented(s.replace("’", "'"))) if acronym else (lambda s: _unaccented(normalise(s)))
     words = _text_words(text, acronym)
     # A hyphenated name ("Tajik-Afghan", "Al-Qaeda", "GBU-43") stands where each of its parts does,
     # a lower-case part aside: "Syria-style" names Syria.
-    parts = [fold(part) for part in name.removesuffix("'s").removesuffix("’s").split("-") if part and not (part.isalpha() and part.islower())]
+    parts = [_folded(part, acronym) for part in name.removesuffix("'s").removesuffix("’s").split("-") if part and not (part.isalpha() and part.islower())]
     return all(
-        any(_same_name(part, word) for word in words) or (acronym and (_spelled_out(part, text) or _written_as_name(part, text)))
+        any(_same_name(part, word) for word in words) or (acronym and (_spelled_out(part, text) or _written_as_name(part, words)))
         for part in parts
     )
 
 
-def _written_as_name(acronym: str, text: str) -> bool:
-    """Whether the text writes an acronym of three letters or more as a capitalised word: "DATANET"
-    as "Datanet", "NATO" as "Nato". A shorter one ("IS", "US") would be found in "Is" or "Us"
-    opening a sentence."""
-    return len(acronym) >= 3 and any(word[:1].isupper() and word.lower() == acronym.lower() for word in _text_words(text, True))
+def _written_as_name(acronym: str, words: tuple[str, ...]) -> bool:
+    """Whether the text's words (case kept) write an acronym of three letters or more as a
+    capitalised word: "DATANET" as "Datanet", "NATO" as "Nato". A shorter one ("IS", "US") would be
+    found in "Is" or "Us" opening a sentence."""
+    return len(acronym) >= 3 and any(word[:1].isupper() and word.lower() == acronym.lower() for word in words)
 
 
 def _spelled_out(acronym: str, text: str) -> bool:
@@ -426,7 +429,7 @@ class Verifier:
         ordered = cited + [p for p in passages if p not in cited]
         vector = np.array(self.embed_model.get_text_embedding(sentence.text))
         needed = numbers(sentence.text)
-        closeness = {p.n: float(np.max(self._passage_sentences(p)[1] @ vector)) for p in ordered}
+        closeness = {p.n: self._closeness(p, vector) for p in ordered}
         # The passage with the sentence closest in meaning supports it, whichever the model cited:
         # a sentence copied from the body but cited to the lede must cite the body.
         holders = [p for p in ordered if needed <= numbers_stated(p.text)]
@@ -462,8 +465,14 @@ class Verifier:
         if not passages:
             return None
         vector = np.array(self.embed_model.get_text_embedding(sentence.text))
-        best = max(passages, key=lambda p: float(np.max(self._passage_sentences(p)[1] @ vector)))
+        best = max(passages, key=lambda p: self._closeness(p, vector))
         return self._closest_span(sentence.text, set(), vector, best, set())
+
+    def _closeness(self, passage: Passage, vector) -> float:
+        """How close in meaning the passage's closest sentence is to the embedded sentence."""
+        import numpy as np
+
+        return float(np.max(self._passage_sentences(passage)[1] @ vector))
 
     def _closest_span(
         self, sentence: str, sentence_names: set[str], vector, passage: Passage, facts_here: set[str], require_similarity: bool = True
