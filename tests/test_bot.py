@@ -249,7 +249,7 @@ def test_a_refusal_says_which_answer_check_refused(fake_bot, fake_llm):
     assert refused.refusal_reason.startswith("the supported sentences do not give the kind of fact the question asks for")
 
 
-def _policy_case(quote_text, paragraph):
+def _policy_case(quote_text, paragraph, synonym_margin=4.0):
     start = 100 + paragraph.index(quote_text)
     passage = Passage("doc", start, start + len(quote_text), quote_text, "doc:001", "S", n=2, score=1.0, paragraph=paragraph)
     asked = []
@@ -258,7 +258,11 @@ def _policy_case(quote_text, paragraph):
         asked.append(quotes)
         return 0.5
 
-    policy = AnswerPolicy(paragraph, answers, threshold=0.0, unnamed_threshold=1.0)
+    def synonym(question, sentence, word, replacement):
+        asked.append((sentence, word, replacement))
+        return synonym_margin
+
+    policy = AnswerPolicy(paragraph, answers, threshold=0.0, unnamed_threshold=1.0, synonym=synonym, synonym_threshold=0.0)
     return policy, [VerifiedSentence(quote_text, (passage.cite(passage.start, passage.end),))], [passage], asked
 
 
@@ -280,6 +284,34 @@ def test_a_name_the_briefing_has_but_the_quotes_lack_needs_the_surer_margin():
         "the generator judged that the supported sentences do not answer the question "
         "(yes−no margin +0.50 < +1.00; the quotes never name “Danish”)"
     )
+
+
+def test_a_question_that_changes_one_word_of_the_quote_to_another_meaning_is_refused():
+    paragraph = "The museum opened in 1890. Its northern gate was rebuilt in 1820 by the city."
+    quote = "Its northern gate was rebuilt in 1820 by the city."
+    policy, kept, passages, asked = _policy_case(quote, paragraph, synonym_margin=-1.5)
+    why, margin = policy.judge("Its southern gate was rebuilt in which year?", kept, passages)
+    assert why == "the question asks about “southern” where the quote says “northern”"
+    assert (margin, asked) == (None, [(quote, "southern", "northern")])
+
+
+def test_a_question_that_changes_one_word_for_a_synonym_is_answered():
+    paragraph = "The museum opened in 1890. Its northern gate was rebuilt in 1820 by the city."
+    quote = "Its northern gate was rebuilt in 1820 by the city."
+    policy, kept, passages, asked = _policy_case(quote, paragraph, synonym_margin=1.5)
+    assert policy.judge("Its northern gate was reconstructed in which year?", kept, passages) == (None, 0.5)
+    assert asked == [(quote, "reconstructed", "rebuilt"), quote]
+
+
+def test_a_question_about_what_is_not_so_needs_the_surer_margin_of_quotes_that_deny_nothing():
+    paragraph = "The museum opened in 1890. Its northern gate was rebuilt in 1820 by the city."
+    policy, kept, passages, _ = _policy_case("Its northern gate was rebuilt in 1820 by the city.", paragraph)
+    why, margin = policy.judge("Which gate was not rebuilt?", kept, passages)
+    assert margin == 0.5
+    assert why.endswith("(yes−no margin +0.50 < +1.00; the question asks what is not so, and the quotes deny nothing)")
+    denying = "The museum opened in 1890 but never had a gate."
+    policy, kept, passages, _ = _policy_case(denying, denying)
+    assert policy.judge("Which gate was not rebuilt?", kept, passages) == (None, 0.5)
 
 
 def test_a_who_question_shown_a_quote_is_judged_by_the_names_the_generator_claimed():

@@ -1,7 +1,21 @@
 import pytest
 
 from briefbot.span import Passage
-from briefbot.verify import AnswerSentence, Verifier, answers_question, fact_in, facts, is_copy, is_refusal, names, split_answer, unnamed_in
+from briefbot.verify import (
+    AnswerSentence,
+    Rewording,
+    Verifier,
+    answers_question,
+    asks_negated,
+    fact_in,
+    facts,
+    is_copy,
+    is_refusal,
+    names,
+    reworded,
+    split_answer,
+    unnamed_in,
+)
 
 GUARDS = (
     "In Soviet times, the 1344-km Tajik–Afghan border was secured by approximately 25,000 border guards. "
@@ -280,3 +294,49 @@ def test_a_first_word_is_a_name_when_the_source_capitalises_it_mid_sentence_more
 )
 def test_unnamed_in_finds_a_name_of_the_question_the_context_never_names(question, context, missing):
     assert unnamed_in(question, [context], context) == missing
+
+
+@pytest.mark.parametrize(
+    "question, quotes, changed",
+    [
+        # One word in place of another between words the quote has: a look-alike, or a synonym.
+        ("Specific relativity offers an equivalence between what?", "General relativity offers an equivalence between space-time and mass.", ("specific", "general")),
+        ("What is the softest problem in C?", "A problem is C-complete if it is the hardest problem in C.", ("softest", "hardest")),
+        ("How is the time needed to obtain the solution calculated?", "The time required to obtain the solution is calculated so.", ("needed", "required")),
+        # The closest sentence of several is read.
+        ("Which museum's southern gate was rebuilt in 1820?", "The museum opened in 1890. The museum's northern gate was rebuilt in 1820.", ("southern", "northern")),
+        # Only one matched word on either side (the question's word order is not the quote's): no rewrite.
+        ("When was the southern gate rebuilt?", "The northern gate was rebuilt in 1820.", None),
+        # Another form or a misspelling of the word is no change, nor is a changed stopword or number.
+        ("When did Warsaw gain the title?", "Warsaw gained the title in 1945.", None),
+        ("In what way do strings transmit tesion forces?", "Strings transmit tension forces along their length.", None),
+        ("What happened to the city in 1946?", "What happened to the city in 1945 was war.", None),
+        ("What was built within the walls?", "What was built in the walls was a church.", None),
+        # "Connected" is not another form of "unconnected".
+        ("How were connected networks joined?", "How were unconnected networks joined was unclear.", ("connected", "unconnected")),
+        # A paraphrase of several words is not one changed word.
+        ("What task lends itself to being solved by a computer?", "A problem is a task that is amenable to being solved by a computer.", None),
+        # With one matched word on either side only, the rest of the question differs: no rewrite.
+        ("Who won the major cup?", "The rivals won the minor league title.", None),
+    ],
+)
+def test_reworded_finds_the_one_word_a_question_changes_in_a_quote(question, quotes, changed):
+    found = reworded(question, quotes)
+    assert (found and (found.word, found.replacement)) == changed or (found is None and changed is None)
+    if found:
+        assert isinstance(found, Rewording) and found.sentence in quotes
+
+
+@pytest.mark.parametrize(
+    "question, quotes, negated",
+    [
+        ("What is not a binary string?", "A binary string is a sequence of bits.", True),
+        ("How were non-local area networks established?", "Local area networks were established ad hoc.", True),
+        ("What didn't Newton's mechanics affect?", "Newton's mechanics affected all later physics.", True),
+        ("What is not a binary string?", "Not every string is binary.", False),
+        ("What field asks whether or not problems are solvable?", "Complexity theory asks which problems are solvable.", False),
+        ("What is a binary string?", "A binary string is not a number.", False),
+    ],
+)
+def test_asks_negated_is_a_question_about_what_is_not_so_of_quotes_that_deny_nothing(question, quotes, negated):
+    assert asks_negated(question, quotes) is negated

@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 from briefbot.briefing import Briefing
 from briefbot.span import Citation, Passage
-from briefbot.verify import AnswerSentence, Verifier, answers_question, is_refusal, split_answer, unnamed_in
+from briefbot.verify import AnswerSentence, Verifier, answers_question, Rewording, asks_negated, is_refusal, reworded, split_answer, unnamed_in
 
 CLOSEST_PASSAGES_ON_REFUSAL = 3
 
@@ -154,22 +154,35 @@ class AnswerPolicy:
     """Whether verified sentences answer the question, not only say something true near it.
 
     First the word rules (a "who" needs a new name, a "how many" a number: verify.answers_question;
-    every name of the question stands somewhere in the briefing: verify.unnamed_in), then the
-    generator's yes/no on the quotes the sentences rest on: SQuAD's adversarial questions ("Who
-    created ARPANET?" where the text says who funded it) pass the word rules. When the quotes and
-    the front matter never name something the question names, the yes/no must reach the surer
+    every name of the question stands somewhere in the briefing: verify.unnamed_in; a question that
+    repeats a quote but for one word means that word: verify.reworded, then the generator's
+    `synonym` yes/no), then the generator's yes/no on the quotes the sentences rest on: SQuAD's
+    adversarial questions ("Who created ARPANET?" where the text says who funded it) pass the word
+    rules. When the quotes and the front matter never name something the question names, or deny
+    nothing where the question asks what is not so, the yes/no must reach the surer
     `unnamed_threshold`: the quote may be about someone else ("the Dutch fleet sailed in 1652" for
     "When did the Danish fleet sail?"), though it may also just say "the country" or "Moscow" for
     "Turkmenistan" or "the Kremlin". The bot holds its sentences back until all agree, so a true
     sentence that is no answer becomes a refusal.
     """
 
-    def __init__(self, source: str, answers: Callable[[str, str], float | None], threshold: float, unnamed_threshold: float):
-        """`source`: the briefing texts; `answers(question, quotes)`: the generator's yes−no margin."""
+    def __init__(
+        self,
+        source: str,
+        answers: Callable[[str, str], float | None],
+        threshold: float,
+        unnamed_threshold: float,
+        synonym: Callable[[str, str, str, str], float | None],
+        synonym_threshold: float,
+    ):
+        """`source`: the briefing texts; `answers(question, quotes)`: the generator's yes−no margin;
+        `synonym(question, sentence, word, replacement)`: its margin that the two words mean the same."""
         self.source = source
         self.answers = answers
         self.threshold = threshold
         self.unnamed_threshold = unnamed_threshold
+        self.synonym = synonym
+        self.synonym_threshold = synonym_threshold
 
     def judge(self, question: str, kept: list[VerifiedSentence], passages: list[Passage]) -> tuple[str | None, float | None]:
         """(None when the sentences answer the question, else why not; the generator's yes−no margin,
@@ -185,11 +198,25 @@ class AnswerPolicy:
         if unnamed:
             return f"the briefing never names “{unnamed}”, which the question asks about", None
         quotes = " ".join(" ".join(dict.fromkeys(s.text for v in kept for s in v.spans)).split())
+        changed = self._changed_word(question, quotes)
+        if changed:
+            return f"the question asks about “{changed.word}” where the quote says “{changed.replacement}”", None
         threshold, why = self.threshold, ""
         unquoted = unnamed_in(question, [topic, quotes], self.source)
         if unquoted and self.unnamed_threshold > threshold:
             threshold, why = self.unnamed_threshold, f"; the quotes never name “{unquoted}”"
+        elif asks_negated(question, quotes) and self.unnamed_threshold > threshold:
+            threshold, why = self.unnamed_threshold, "; the question asks what is not so, and the quotes deny nothing"
         margin = self.answers(question, quotes)
         if margin is not None and margin < threshold:
             return f"the generator judged that the supported sentences do not answer the question (yes−no margin {margin:+.2f} < {threshold:+.2f}{why})", margin
         return None, margin
+
+    def _changed_word(self, question: str, quotes: str) -> Rewording | None:
+        """The word the question puts in place of one of a quote's, when the generator says it means
+        something else (None when it cannot tell)."""
+        changed = reworded(question, quotes)
+        if changed is None:
+            return None
+        margin = self.synonym(question, changed.sentence, changed.word, changed.replacement)
+        return changed if margin is not None and margin < self.synonym_threshold else None

@@ -127,7 +127,9 @@ class BriefBot:
         """Today's retriever, verifier and answer policy around an opened index and a generator."""
         source = "\n".join(briefing.text for briefing in index.briefings.values())
         verifier = Verifier(index.embed_model, settings.support_threshold, source, generator.entailment, settings.entail_threshold)
-        policy = AnswerPolicy(source, generator.answers, settings.answer_threshold, settings.unnamed_answer_threshold)
+        policy = AnswerPolicy(
+            source, generator.answers, settings.answer_threshold, settings.unnamed_answer_threshold, generator.synonym, settings.synonym_threshold
+        )
         return cls(settings, index, retriever or HybridRetriever(index, settings.top_k), generator, verifier, policy)
 
     def on_briefings(self, paths: Sequence[Path | str], progress=None) -> "BriefBot":

@@ -48,8 +48,13 @@ class Settings(BaseSettings):
     )
     unnamed_answer_threshold: float = Field(
         1.0, ge=-20.0, le=20.0,
-        description="The margin needed instead when the cited quotes never name something the question names "
-        "(a name the whole briefing lacks means a refusal)",
+        description="The margin needed instead when the cited quotes never name something the question names, "
+        "or deny nothing where the question asks what is not so (a name the whole briefing lacks means a refusal)",
+    )
+    synonym_threshold: float = Field(
+        0.0, ge=-20.0, le=20.0,
+        description="Yes-No logit margin the model must give that a word the question puts in place of a quote's means the same; "
+        "below it the answer is refused",
     )
     entail_threshold: float | None = Field(
         None, ge=-20.0, le=20.0,

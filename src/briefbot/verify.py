@@ -16,11 +16,14 @@ citation's quote is exactly `briefing.text[start:end]` of that span.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
+
+from rapidfuzz.distance import Levenshtein
 
 from briefbot.briefing import sentence_spans
 from briefbot.span import Citation, Passage
@@ -348,6 +351,79 @@ def unnamed_in(question: str, contexts: list[str], source: str = "") -> str | No
         if not all(fact_in(word, context) for word in phrase):
             return " ".join(phrase)
     return None
+
+
+# How many words the same on one side of a changed word make the question a rewrite of the quote:
+# inside the question the word must also stand between matched words; at its start or end, two on
+# its one side will do.
+REWORDED_ANCHOR = 2
+_REWORDED_EDGE_ANCHOR = 2
+
+
+def _same_word(one: str, other: str) -> bool:
+    """Another form or a misspelling of one word: "gain" and "gained", "took" and "take", "tesion"
+    and "tension", "center" and "centre" (but "connected" is not "unconnected")."""
+    distance = Levenshtein.distance(one, other)
+    shared = len(_common_prefix(one, other))
+    return distance <= 1 or (distance <= 2 and one[0] == other[0]) or shared >= 5 or (shared >= 3 and shared >= 0.7 * min(len(one), len(other)))
+
+
+def _common_prefix(one: str, other: str) -> str:
+    return one[: next((i for i, (a, b) in enumerate(zip(one, other)) if a != b), min(len(one), len(other)))]
+
+
+class Rewording(NamedTuple):
+    word: str  # the question's
+    replacement: str  # the quote's, in its place
+    sentence: str  # the quote's sentence
+
+
+def reworded(question: str, quotes: str) -> Rewording | None:
+    """Where the question repeats the words of the quotes' sentence closest to it but puts one word
+    in place of one of them, or None.
+
+    SQuAD 2.0's unanswerable questions are written so ("Specific relativity offers an equivalence
+    between what?" of "General relativity offers an equivalence between space-time and mass"): a
+    look-alike the sentence does not answer. A synonym is also such a word ("needed" for
+    "required"), so the caller asks the generator whether the two mean the same.
+    """
+    asked = _words_of(_unaccented(question))
+    sentences = [quotes[start:end] for start, end in sentence_spans(quotes)]
+    closest = max(sentences, key=lambda sentence: len(set(asked) & set(_words_of(_unaccented(sentence)))), default="")
+    said = _words_of(_unaccented(closest))
+    blocks = difflib.SequenceMatcher(None, asked, said, autojunk=False).get_opcodes()
+
+    def matched(k: int) -> int:
+        return blocks[k][2] - blocks[k][1] if 0 <= k < len(blocks) and blocks[k][0] == "equal" else 0
+
+    for k, (tag, i1, i2, j1, j2) in enumerate(blocks):
+        if tag != "replace" or i2 - i1 != 1 or j2 - j1 != 1:
+            continue
+        word, instead = asked[i1], said[j1]
+        if any(len(w) < 3 or w in STOPWORDS for w in (word, instead)) or word.isdigit():
+            continue
+        if any(_same_word(word, w) for w in said):
+            continue
+        left, right = matched(k - 1), matched(k + 1)
+        inside = 0 < i1 and i2 < len(asked)
+        if (inside and min(left, right) >= 1 and max(left, right) >= REWORDED_ANCHOR) or (not inside and max(left, right) >= _REWORDED_EDGE_ANCHOR):
+            return Rewording(word, instead, closest)
+    return None
+
+
+# "Whether or not" asks nothing negative; "non-binary" does.
+_EITHER_WAY = re.compile(r"\bor not\b")
+
+
+def _denials(text: str) -> int:
+    return sum(word in _NEGATIONS or word == "non" for word in _words_of(_EITHER_WAY.sub(" ", normalise(text))))
+
+
+def asks_negated(question: str, quotes: str) -> bool:
+    """Whether the question asks what is not so ("What is not a binary string?") of quotes that deny
+    nothing: another of SQuAD 2.0's look-alikes, though a quote may also deny in other words
+    ("failed to", "lacks")."""
+    return _denials(question) > 0 and _denials(quotes) == 0
 
 
 def keeps_follow_up(question: str, standalone: str) -> bool:

@@ -16,7 +16,11 @@ from briefbot.span import Passage
 PROMPTS_DIR = PACKAGE_DIR / "prompts"
 log = logging.getLogger("briefbot")
 REFUSAL = "NOT IN BRIEFING"
-YES_NO_KINDS = {"entail": ("passage", "claim"), "answers": ("passage", "question")}
+YES_NO_KINDS = {
+    "entail": ("passage", "claim"),
+    "answers": ("passage", "question"),
+    "synonym": ("passage", "question", "word", "replacement"),
+}
 
 
 class Backend(Protocol):
@@ -32,6 +36,10 @@ class Backend(Protocol):
 
     def answers(self, question: str, passage: str) -> float | None:
         """Yes−No logit margin of "does the passage answer the question?", None if the backend cannot tell."""
+        ...
+
+    def synonym(self, question: str, passage: str, word: str, replacement: str) -> float | None:
+        """Yes−No logit margin of "does the question's `word` mean the passage's `replacement`?", None if the backend cannot tell."""
         ...
 
 
@@ -83,6 +91,9 @@ class LLMBackend:
 
     def answers(self, question: str, passage: str) -> float | None:
         return self._yes_no("answers", passage=passage, question=question)
+
+    def synonym(self, question: str, passage: str, word: str, replacement: str) -> float | None:
+        return self._yes_no("synonym", passage=passage, question=question, word=word, replacement=replacement)
 
     def _yes_no(self, kind: str, **fields: str) -> float | None:
         # Only an LLM that exposes its first-token logits can say how sure it is (not an HTTP API).

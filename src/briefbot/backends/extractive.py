@@ -48,6 +48,9 @@ class ExtractiveBackend:
     def answers(self, question: str, passage: str) -> None:
         return None  # without an LLM, only the word rules of verify.answers_question apply
 
+    def synonym(self, question: str, passage: str, word: str, replacement: str) -> None:
+        return None  # without an LLM a word the question changed is not weighed; the other rules still apply
+
     def condense(self, history: list[dict], question: str) -> str:
         # Without an LLM the best standalone form is the follow-up plus the last question it follows.
         earlier = [m["content"] for m in history if m["role"] == "user"]

@@ -28,15 +28,19 @@ _NEGATION = re.compile(r"\b(no|not|never|none|nor|neither|without)\b|n't\b", re.
 class FakeLLM(CustomLLM):
     replies: list[str] = []
     condensations: list[str] = []
-    # Scripted yes/no margins (entailment and answer checks, in the order asked); unscripted, a
-    # claim is entailed when its words all stand in the passage and both say "not" alike, and a
-    # passage answers a question when it has half of the question's words.
+    # Scripted yes/no margins (entailment, answer and synonym checks, in the order asked); unscripted,
+    # a claim is entailed when its words all stand in the passage and both say "not" alike, a
+    # passage answers a question when it has half of the question's words, and two words mean the
+    # same when they start alike ("gained" and "gain").
     margins: list[float] = []
 
     def yes_no_margin(self, messages, opening: int = 0) -> float:
         if self.margins:
             return self.margins.pop(0)
         asked = messages[-1].content or ""
+        words = re.search(r"^Question word: (.*)\. Passage word: (.*)\.$", asked, re.MULTILINE)
+        if words:
+            return 4.0 if words[1].lower()[:4] == words[2].lower()[:4] else -4.0
         passage, kind, said = re.fullmatch(r"Passage: (.*)\n(Claim|Question): (.*)\nDoes the passage.*", asked, re.DOTALL).groups()
         if kind == "Question":  # answered when the passage has most of the question's words
             asked = _words(said)

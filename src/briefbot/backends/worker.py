@@ -60,6 +60,8 @@ def _serve(conn, settings_fields: dict, opening: Passage | None) -> None:
                 conn.send(("delta", backend.entailment(*args)))
             elif op == "answers":
                 conn.send(("delta", backend.answers(*args)))
+            elif op == "synonym":
+                conn.send(("delta", backend.synonym(*args)))
             conn.send(("done", None))
         except BriefBotError as exc:
             conn.send(("error", str(exc)))
@@ -180,6 +182,10 @@ class WorkerBackend:
 
     def answers(self, question: str, passage: str) -> float | None:
         (margin,) = self._request("answers", (question, passage), f"checking that a passage answers {question!r}")
+        return margin
+
+    def synonym(self, question: str, passage: str, word: str, replacement: str) -> float | None:
+        (margin,) = self._request("synonym", (question, passage, word, replacement), f"checking that {word!r} means {replacement!r}")
         return margin
 
     def close(self) -> None:
