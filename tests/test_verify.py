@@ -316,6 +316,10 @@ def test_unnamed_in_finds_a_name_of_the_question_the_context_never_names(questio
         ("How were connected networks joined?", "How were unconnected networks joined was unclear.", ("connected", "unconnected")),
         # A paraphrase of several words is not one changed word.
         ("What task lends itself to being solved by a computer?", "A problem is a task that is amenable to being solved by a computer.", None),
+        # Where more words differ, a name next to the shared words in place of another name.
+        ("How were TRANSPAC and TYMNET modified?", "Older networks such as TELENET and TYMNET were modified.", ("TRANSPAC", "TELENET")),
+        ("Which body did the EU set up in 1958?", "The court the European Union set up in 1958 was new.", None),
+        ("Who argued that the power had become imperialist?", "Mao argued that the power had become imperialist.", None),
         # With one matched word on either side only, the rest of the question differs: no rewrite.
         ("Who won the major cup?", "The rivals won the minor league title.", None),
     ],

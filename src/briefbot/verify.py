@@ -21,7 +21,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from rapidfuzz.distance import Levenshtein
 
@@ -378,37 +378,65 @@ class Rewording(NamedTuple):
     sentence: str  # the quote's sentence
 
 
+def _cased_words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", re.sub(r"n['’]t\b", " not", _unaccented(text)))
+
+
 def reworded(question: str, quotes: str) -> Rewording | None:
     """Where the question repeats the words of the quotes' sentence closest to it but puts one word
-    in place of one of them, or None.
+    in place of one of them, or one name in place of another, or None.
 
     SQuAD 2.0's unanswerable questions are written so ("Specific relativity offers an equivalence
-    between what?" of "General relativity offers an equivalence between space-time and mass"): a
+    between what?" of "General relativity offers an equivalence between space-time and mass", "How
+    were TRANSPAC and TYMNET modified?" of "networks such as TELENET and TYMNET were modified"): a
     look-alike the sentence does not answer. A synonym is also such a word ("needed" for
     "required"), so the caller asks the generator whether the two mean the same.
     """
-    asked = _words_of(_unaccented(question))
+    asked = _cased_words(question)
     sentences = [quotes[start:end] for start, end in sentence_spans(quotes)]
-    closest = max(sentences, key=lambda sentence: len(set(asked) & set(_words_of(_unaccented(sentence)))), default="")
-    said = _words_of(_unaccented(closest))
+    lowered = {word.lower() for word in asked}
+    closest = max(sentences, key=lambda sentence: len(lowered & {w.lower() for w in _cased_words(sentence)}), default="")
+    said = _cased_words(closest)
+    changed = _changed_words([w.lower() for w in asked], [w.lower() for w in said])
+    for i, j, one_word in changed:
+        word, instead = asked[i].lower(), said[j].lower()
+        if any(_same_word(word, w.lower()) for w in said):
+            continue
+        if one_word and not any(len(w) < 3 or w in STOPWORDS for w in (word, instead)) and not word.isdigit():
+            return Rewording(word, instead, closest)
+        if _is_name(asked, i) and _is_name(said, j) and not (asked[i].isupper() and _spelled_out(asked[i], closest)):
+            return Rewording(asked[i], said[j], closest)
+    return None
+
+
+def _changed_words(asked: list[str], said: list[str]) -> Iterator[tuple[int, int, bool]]:
+    """(i, j, whether only that word changed) for each word asked[i] standing where said[j] stands:
+    next to a run of words the two share (`REWORDED_ANCHOR` of them), where the rest differs."""
     blocks = difflib.SequenceMatcher(None, asked, said, autojunk=False).get_opcodes()
 
     def matched(k: int) -> int:
         return blocks[k][2] - blocks[k][1] if 0 <= k < len(blocks) and blocks[k][0] == "equal" else 0
 
     for k, (tag, i1, i2, j1, j2) in enumerate(blocks):
-        if tag != "replace" or i2 - i1 != 1 or j2 - j1 != 1:
-            continue
-        word, instead = asked[i1], said[j1]
-        if any(len(w) < 3 or w in STOPWORDS for w in (word, instead)) or word.isdigit():
-            continue
-        if any(_same_word(word, w) for w in said):
+        if tag != "replace":
             continue
         left, right = matched(k - 1), matched(k + 1)
-        inside = 0 < i1 and i2 < len(asked)
-        if (inside and min(left, right) >= 1 and max(left, right) >= REWORDED_ANCHOR) or (not inside and max(left, right) >= _REWORDED_EDGE_ANCHOR):
-            return Rewording(word, instead, closest)
-    return None
+        if i2 - i1 == 1 and j2 - j1 == 1:
+            inside = 0 < i1 and i2 < len(asked)
+            if (inside and min(left, right) >= 1 and max(left, right) >= REWORDED_ANCHOR) or (not inside and max(left, right) >= _REWORDED_EDGE_ANCHOR):
+                yield i1, j1, True
+                continue
+        # Where more words differ, only the word next to the shared run is compared, and only as a name.
+        if right >= REWORDED_ANCHOR:
+            yield i2 - 1, j2 - 1, False
+        if left >= REWORDED_ANCHOR:
+            yield i1, j1, False
+
+
+def _is_name(words: list[str], position: int) -> bool:
+    """Capitalised where no sentence starts, and no ordinary word: a name."""
+    word = words[position]
+    return position > 0 and word[:1].isupper() and word.lower() not in ORDINARY_WORDS
 
 
 # "Whether or not" asks nothing negative; "non-binary" does.
