@@ -307,6 +307,10 @@ def test_unnamed_in_finds_a_name_of_the_question_the_context_never_names(questio
         ("Which museum's southern gate was rebuilt in 1820?", "The museum opened in 1890. The museum's northern gate was rebuilt in 1820.", ("southern", "northern")),
         # Only one matched word on either side (the question's word order is not the quote's): no rewrite.
         ("When was the southern gate rebuilt?", "The northern gate was rebuilt in 1820.", None),
+        # A short word is not another form of a stopword ("old" and "of").
+        ("Who was Old France's governor?", "The Governor-General of New France died. It was noticed by New France's governor.", ("Old", "New")),
+        # Nor is a word another quoted sentence has.
+        ("Who was Shi Tianze's father?", "His father was Shi Bingzhi. It is unknown who was Shi Tianze's mother.", None),
         # Another form or a misspelling of the word is no change, nor is a changed stopword or number.
         ("When did Warsaw gain the title?", "Warsaw gained the title in 1945.", None),
         ("In what way do strings transmit tesion forces?", "Strings transmit tension forces along their length.", None),

@@ -365,7 +365,9 @@ def _same_word(one: str, other: str) -> bool:
     and "tension", "center" and "centre" (but "connected" is not "unconnected")."""
     distance = Levenshtein.distance(one, other)
     shared = len(_common_prefix(one, other))
-    return distance <= 1 or (distance <= 2 and one[0] == other[0]) or shared >= 5 or (shared >= 3 and shared >= 0.7 * min(len(one), len(other)))
+    shorter = min(len(one), len(other))
+    # Two letters apart is another word when the words are short ("old" and "of").
+    return distance <= 1 or (distance <= 2 and one[0] == other[0] and shorter >= 5) or shared >= 5 or (shared >= 3 and shared >= 0.7 * shorter)
 
 
 def _common_prefix(one: str, other: str) -> str:
@@ -397,10 +399,12 @@ def reworded(question: str, quotes: str) -> Rewording | None:
     lowered = {word.lower() for word in asked}
     closest = max(sentences, key=lambda sentence: len(lowered & {w.lower() for w in _cased_words(sentence)}), default="")
     said = _cased_words(closest)
-    changed = _changed_words([w.lower() for w in asked], [w.lower() for w in said])
-    for i, j, one_word in changed:
+    # A word another quoted sentence has is no change: "Who was his father?" of quotes naming the
+    # father in one sentence and the mother in the one closest to the question.
+    quoted = {w.lower() for w in _cased_words(quotes)} - STOPWORDS
+    for i, j, one_word in _changed_words([w.lower() for w in asked], [w.lower() for w in said]):
         word, instead = asked[i].lower(), said[j].lower()
-        if any(_same_word(word, w.lower()) for w in said):
+        if any(_same_word(word, w) for w in quoted):
             continue
         if one_word and not any(len(w) < 3 or w in STOPWORDS for w in (word, instead)) and not word.isdigit():
             return Rewording(word, instead, closest)
