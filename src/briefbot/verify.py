@@ -9,7 +9,9 @@ A sentence is supported when
 An answer as a whole must also address its question:
   3. a "who" answer names someone not already in the question or the front matter, and a "how
      many/much/long" answer gives a number not in the question, from a paragraph about what the
-     question names (`answers_question`).
+     question names (`answers_question`), and a question that repeats a quote but for one word or
+     name is a look-alike unless the two words mean the same (`reworded`, which the caller puts to
+     the generator).
 The supporting span is that closest sentence plus any sentence holding one of the facts: the
 citation's quote is exactly `briefing.text[start:end]` of that span.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -353,25 +356,19 @@ def unnamed_in(question: str, contexts: list[str], source: str = "") -> str | No
     return None
 
 
-# How many words the same on one side of a changed word make the question a rewrite of the quote:
-# inside the question the word must also stand between matched words; at its start or end, two on
-# its one side will do.
+# How many words the same on one side of a changed word make the question a rewrite of the quote
+# (inside the question the word must also have a matched word on its other side).
 REWORDED_ANCHOR = 2
-_REWORDED_EDGE_ANCHOR = 2
 
 
 def _same_word(one: str, other: str) -> bool:
-    """Another form or a misspelling of one word: "gain" and "gained", "took" and "take", "tesion"
-    and "tension", "center" and "centre" (but "connected" is not "unconnected")."""
+    """Another form or a misspelling of one word: "gain" and "gained", "tesion" and "tension",
+    "center" and "centre" (but "connected" is not "unconnected")."""
     distance = Levenshtein.distance(one, other)
-    shared = len(_common_prefix(one, other))
+    shared = len(os.path.commonprefix([one, other]))
     shorter = min(len(one), len(other))
     # Two letters apart is another word when the words are short ("old" and "of").
     return distance <= 1 or (distance <= 2 and one[0] == other[0] and shorter >= 5) or shared >= 5 or (shared >= 3 and shared >= 0.7 * shorter)
-
-
-def _common_prefix(one: str, other: str) -> str:
-    return one[: next((i for i, (a, b) in enumerate(zip(one, other)) if a != b), min(len(one), len(other)))]
 
 
 class Rewording(NamedTuple):
@@ -427,7 +424,7 @@ def _changed_words(asked: list[str], said: list[str]) -> Iterator[tuple[int, int
         left, right = matched(k - 1), matched(k + 1)
         if i2 - i1 == 1 and j2 - j1 == 1:
             inside = 0 < i1 and i2 < len(asked)
-            if (inside and min(left, right) >= 1 and max(left, right) >= REWORDED_ANCHOR) or (not inside and max(left, right) >= _REWORDED_EDGE_ANCHOR):
+            if (inside and min(left, right) >= 1 and max(left, right) >= REWORDED_ANCHOR) or (not inside and max(left, right) >= REWORDED_ANCHOR):
                 yield i1, j1, True
                 continue
         # Where more words differ, only the word next to the shared run is compared, and only as a name.
