@@ -31,11 +31,13 @@ def holding_sentence(context: str, start: int) -> str:
     return next((context[s:e] for s, e in sentence_spans(context) if s <= start < e), context)
 
 
-def cases(per_article: int) -> list[tuple[str, str, bool]]:
-    tune = set(load_split()["tune"])
+def cases(per_article: int | None, split: str = "tune") -> list[tuple[str, str, bool]]:
+    """(question, the sentence holding its gold or plausible answer, answerable) for the split's
+    articles: `per_article` of each, drawn by a seed per article, or all of them in order (None)."""
+    titles = set(load_split()[split])
     found = []
     for article in json.loads(SQUAD.read_text())["data"]:
-        if article["title"] not in tune:
+        if article["title"] not in titles:
             continue
         pool = []
         for paragraph in article["paragraphs"]:
@@ -43,7 +45,7 @@ def cases(per_article: int) -> list[tuple[str, str, bool]]:
                 spans = qa["answers"] or qa.get("plausible_answers") or []
                 if spans:
                     pool.append((qa["question"], holding_sentence(paragraph["context"], spans[0]["answer_start"]), not qa["is_impossible"]))
-        found += random.Random(article["title"]).sample(pool, min(per_article, len(pool)))
+        found += pool if per_article is None else random.Random(article["title"]).sample(pool, min(per_article, len(pool)))
     return found
 
 

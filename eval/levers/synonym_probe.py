@@ -12,35 +12,19 @@ per split, how often the word rule fires, the check's ROC AUC on the pairs, and 
 answerable questions kept and the unanswerable stopped (of the pairs, and of all questions).
 """
 
-import json
 import sys
 
-from answers_probe import SQUAD, auc, holding_sentence
+from answers_probe import auc, cases
 
 from briefbot.backends import make_backend
-from briefbot.eval.dataset import load_split
 from briefbot.settings import Settings
 from briefbot.verify import reworded
-
-
-def cases(split: str) -> list[tuple[str, str, bool]]:
-    titles = set(load_split()[split])
-    found = []
-    for article in json.loads(SQUAD.read_text())["data"]:
-        if article["title"] not in titles:
-            continue
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                spans = qa["answers"] or qa.get("plausible_answers") or []
-                if spans:
-                    found.append((qa["question"], holding_sentence(paragraph["context"], spans[0]["answer_start"]), not qa["is_impossible"]))
-    return found
 
 
 def main() -> None:
     backend = make_backend(Settings())
     for split in sys.argv[1:] or ["tune", "held_out"]:
-        chosen = cases(split)
+        chosen = cases(None, split)
         answerable = sum(a for _, _, a in chosen)
         pairs = [(question, changed, a) for question, sentence, a in chosen if (changed := reworded(question, sentence))]
         scored = [(backend.synonym(question, c.sentence, c.word, c.replacement), a, c) for question, c, a in pairs]

@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 from briefbot.briefing import Briefing
 from briefbot.span import Citation, Passage
-from briefbot.verify import AnswerSentence, Verifier, answers_question, Rewording, asks_negated, is_refusal, reworded, split_answer, unnamed_in
+from briefbot.verify import AnswerSentence, Rewording, Verifier, answers_question, asks_negated, is_refusal, reworded, split_answer, unnamed_in
 
 CLOSEST_PASSAGES_ON_REFUSAL = 3
 

@@ -392,10 +392,9 @@ def reworded(question: str, quotes: str) -> Rewording | None:
     "required"), so the caller asks the generator whether the two mean the same.
     """
     asked = _cased_words(question)
-    sentences = [quotes[start:end] for start, end in sentence_spans(quotes)]
     lowered = {word.lower() for word in asked}
-    closest = max(sentences, key=lambda sentence: len(lowered & {w.lower() for w in _cased_words(sentence)}), default="")
-    said = _cased_words(closest)
+    worded = [(quotes[start:end], _cased_words(quotes[start:end])) for start, end in sentence_spans(quotes)]
+    closest, said = max(worded, key=lambda pair: len(lowered & {w.lower() for w in pair[1]}), default=("", []))
     # A word another quoted sentence has is no change: "Who was his father?" of quotes naming the
     # father in one sentence and the mother in the one closest to the question.
     quoted = {w.lower() for w in _cased_words(quotes)} - STOPWORDS
@@ -424,7 +423,7 @@ def _changed_words(asked: list[str], said: list[str]) -> Iterator[tuple[int, int
         left, right = matched(k - 1), matched(k + 1)
         if i2 - i1 == 1 and j2 - j1 == 1:
             inside = 0 < i1 and i2 < len(asked)
-            if (inside and min(left, right) >= 1 and max(left, right) >= REWORDED_ANCHOR) or (not inside and max(left, right) >= REWORDED_ANCHOR):
+            if max(left, right) >= REWORDED_ANCHOR and (not inside or min(left, right) >= 1):
                 yield i1, j1, True
                 continue
         # Where more words differ, only the word next to the shared run is compared, and only as a name.
