@@ -303,10 +303,18 @@ def test_a_question_that_changes_one_word_for_a_synonym_is_answered():
     assert asked == [(quote, "reconstructed", "rebuilt"), quote]
 
 
+def test_a_question_that_negates_what_the_quote_states_is_refused_unasked():
+    paragraph = "The museum opened in 1890. Its northern gate was rebuilt in 1820 by the city."
+    policy, kept, passages, asked = _policy_case("Its northern gate was rebuilt in 1820 by the city.", paragraph)
+    why, margin = policy.judge("When was the non-northern gate rebuilt?", kept, passages)
+    assert why == "the question asks about “non northern gate” where the quote says “northern gate”"
+    assert (margin, asked) == (None, [])
+
+
 def test_a_question_about_what_is_not_so_needs_the_surer_margin_of_quotes_that_deny_nothing():
     paragraph = "The museum opened in 1890. Its northern gate was rebuilt in 1820 by the city."
     policy, kept, passages, _ = _policy_case("Its northern gate was rebuilt in 1820 by the city.", paragraph)
-    why, margin = policy.judge("Which gate was not rebuilt?", kept, passages)
+    why, margin = policy.judge("Which gate did the city not rebuild?", kept, passages)
     assert margin == 0.5
     assert why.endswith("(yes−no margin +0.50 < +1.00; the question asks what is not so, and the quotes deny nothing)")
     denying = "The museum opened in 1890 but never had a gate."

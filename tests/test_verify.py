@@ -7,6 +7,7 @@ from briefbot.verify import (
     Verifier,
     answers_question,
     asks_negated,
+    negated,
     fact_in,
     facts,
     is_copy,
@@ -333,6 +334,29 @@ def test_reworded_finds_the_one_word_a_question_changes_in_a_quote(question, quo
     assert (found and (found.word, found.replacement)) == changed or (found is None and changed is None)
     if found:
         assert isinstance(found, Rewording) and found.sentence in quotes
+
+
+@pytest.mark.parametrize(
+    "question, quotes, found",
+    [
+        # "non" before words the quote states: the question asks about their opposite.
+        ("What has Islamism been tied to since the non-Arab Spring?", "Following the Arab Spring, Islamism grew.", ("non Arab Spring", "Arab Spring")),
+        ("How were non-local area networks established?", "Local area networks were established ad hoc.", ("non local area", "local area")),
+        # A "not" between words of the closest sentence, in its order.
+        ("What is not strictly contained in EXPTIME?", "PSPACE is strictly contained in EXPTIME.", ("not strictly contained in EXPTIME", "strictly contained in EXPTIME")),
+        # An inverted question's "not" stands before its subject, not inside the quote's words.
+        ("Why haven't the border guards faced major clashes?", "The border guards have avoided major clashes.", None),
+        # The quote denies it too, or says "non" itself in another sentence.
+        ("What is not strictly contained in EXPTIME?", "PSPACE is not strictly contained in EXPTIME.", None),
+        ("What does a non-deterministic Turing machine do?", "A deterministic Turing machine halts. A non-deterministic Turing machine branches.", None),
+        ("What is not a binary string?", "A binary string is a sequence of bits.", None),
+    ],
+)
+def test_negated_finds_a_negation_the_question_puts_before_words_a_quote_states(question, quotes, found):
+    negation = negated(question, quotes)
+    assert (negation and (negation.word, negation.replacement)) == found or (negation is None and found is None)
+    if negation:
+        assert negation.sentence in quotes
 
 
 @pytest.mark.parametrize(

@@ -392,9 +392,7 @@ def reworded(question: str, quotes: str) -> Rewording | None:
     "required"), so the caller asks the generator whether the two mean the same.
     """
     asked = _cased_words(question)
-    lowered = {word.lower() for word in asked}
-    worded = [(quotes[start:end], _cased_words(quotes[start:end])) for start, end in sentence_spans(quotes)]
-    closest, said = max(worded, key=lambda pair: len(lowered & {w.lower() for w in pair[1]}), default=("", []))
+    closest, said = _closest_sentence(asked, quotes)
     # A word another quoted sentence has is no change: "Who was his father?" of quotes naming the
     # father in one sentence and the mother in the one closest to the question.
     quoted = {w.lower() for w in _cased_words(quotes)} - STOPWORDS
@@ -409,18 +407,32 @@ def reworded(question: str, quotes: str) -> Rewording | None:
     return None
 
 
-def _changed_words(asked: list[str], said: list[str]) -> Iterator[tuple[int, int, bool]]:
-    """(i, j, whether only that word changed) for each word asked[i] standing where said[j] stands:
-    next to a run of words the two share (`REWORDED_ANCHOR` of them), where the rest differs."""
+def _closest_sentence(asked: list[str], quotes: str) -> tuple[str, list[str]]:
+    """The quoted sentence that shares most words with the question, and its words."""
+    lowered = {word.lower() for word in asked}
+    worded = [(quotes[start:end], _cased_words(quotes[start:end])) for start, end in sentence_spans(quotes)]
+    return max(worded, key=lambda pair: len(lowered & {w.lower() for w in pair[1]}), default=("", []))
+
+
+def _differences(asked: list[str], said: list[str]) -> Iterator[tuple[str, int, int, int, int, int, int]]:
+    """difflib's (tag, i1, i2, j1, j2) for each run where the two differ, with how many words the
+    two share right before it and right after it."""
     blocks = difflib.SequenceMatcher(None, asked, said, autojunk=False).get_opcodes()
 
     def matched(k: int) -> int:
         return blocks[k][2] - blocks[k][1] if 0 <= k < len(blocks) and blocks[k][0] == "equal" else 0
 
     for k, (tag, i1, i2, j1, j2) in enumerate(blocks):
+        if tag != "equal":
+            yield tag, i1, i2, j1, j2, matched(k - 1), matched(k + 1)
+
+
+def _changed_words(asked: list[str], said: list[str]) -> Iterator[tuple[int, int, bool]]:
+    """(i, j, whether only that word changed) for each word asked[i] standing where said[j] stands:
+    next to a run of words the two share (`REWORDED_ANCHOR` of them), where the rest differs."""
+    for tag, i1, i2, j1, j2, left, right in _differences(asked, said):
         if tag != "replace":
             continue
-        left, right = matched(k - 1), matched(k + 1)
         if i2 - i1 == 1 and j2 - j1 == 1:
             inside = 0 < i1 and i2 < len(asked)
             if max(left, right) >= REWORDED_ANCHOR and (not inside or min(left, right) >= 1):
@@ -431,6 +443,33 @@ def _changed_words(asked: list[str], said: list[str]) -> Iterator[tuple[int, int
             yield i2 - 1, j2 - 1, False
         if left >= REWORDED_ANCHOR:
             yield i1, j1, False
+
+
+def negated(question: str, quotes: str) -> Rewording | None:
+    """Where the question puts a negation before words a quoted sentence states without one, or None.
+
+    Another of SQuAD 2.0's look-alikes ("What has Islamism been interdependent with following the
+    non-Arab Spring?" of "Following the Arab Spring, …"; "What is not strictly contained in
+    EXPTIME?" of "PSPACE is strictly contained in EXPTIME"): the question asks about the opposite
+    of what the quote says, and no synonym makes it the same. "non" belongs to the words after it,
+    so those suffice; a "not" may open an inverted question ("Why haven't the guards faced …?"), so
+    it must stand between words of the closest sentence, in that sentence's order.
+    """
+    asked = _cased_words(question)
+    lowered = [word.lower() for word in asked]
+    sentences = [quotes[start:end] for start, end in sentence_spans(quotes)]
+    quoted = [f" {' '.join(_cased_words(sentence)).lower()} " for sentence in sentences]
+    for i in (i for i, word in enumerate(lowered) if word == "non" and i + REWORDED_ANCHOR < len(lowered)):
+        run = " ".join(lowered[i + 1 : i + 1 + REWORDED_ANCHOR])
+        if not any(f" non {run} " in words for words in quoted):
+            holding = [sentence for sentence, words in zip(sentences, quoted) if f" {run} " in words]
+            if holding:
+                return Rewording(" ".join(asked[i : i + 1 + REWORDED_ANCHOR]), " ".join(asked[i + 1 : i + 1 + REWORDED_ANCHOR]), holding[0])
+    closest, said = _closest_sentence(asked, quotes)
+    for tag, i1, i2, _, _, left, right in _differences(lowered, [word.lower() for word in said]):
+        if tag == "delete" and all(word in _NEGATIONS for word in lowered[i1:i2]) and min(left, right) >= 1 and max(left, right) >= REWORDED_ANCHOR:
+            return Rewording(" ".join(asked[i1 : i2 + right]), " ".join(asked[i2 : i2 + right]), closest)
+    return None
 
 
 def _is_name(words: list[str], position: int) -> bool:
