@@ -261,7 +261,8 @@ def test_a_copy_may_leave_out_a_whole_clause_that_does_not_qualify_it():
      ("Chinese", "China", True), ("Tajikistan", "the Tajik–Afghan border", True), ("Al-Qaeda", "al Qaeda cells", True),
      ("Phags-pa", "the 'Phags-pa script", True), ("Moscow", "talks in 'Moscow'", True), ("A", "grade 'A'", True),
      ("DATANET", "Strictly speaking Datanet 1 only", True), ("NATO", "Nato's summit", True), ("IS", "Is it over?", False),
-     ("Temur", "a banquet with Tugh Temür", True), ("Temür", "Tugh Temur", True), ("Muller", "Müller's law", True)],
+     ("Temur", "a banquet with Tugh Temür", True), ("Temür", "Tugh Temur", True), ("Muller", "Müller's law", True),
+     ("Boleslaw", "Bolesław I the Brave", True), ("Soren", "Søren Kierkegaard", True)],
 )
 def test_names_match_as_words_not_inside_other_words(name, text, found):
     assert fact_in(name, text) is found

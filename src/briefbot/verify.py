@@ -144,9 +144,14 @@ def _same_name(name: str, word: str) -> bool:
     return shared >= 4 and shared >= shorter - 1
 
 
+# Letters Unicode does not decompose into a base letter and a diacritic ("Bolesław" is no "l" + mark).
+_UNDECOMPOSED = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H", "ı": "i"})
+
+
 def _unaccented(text: str) -> str:
-    """'Temür' as 'Temur': a question, or the generator copying a name, often drops its diacritics."""
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    """'Temür' as 'Temur', 'Bolesław' as 'Boleslaw': a question, or the generator copying a name,
+    often drops its diacritics."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED)) if not unicodedata.combining(ch))
 
 
 def _folded(text: str, keep_case: bool) -> str:
