@@ -7,7 +7,7 @@ from briefbot.verify import (
     Verifier,
     answers_question,
     asks_negated,
-    negated,
+    flipped_negation,
     fact_in,
     facts,
     is_copy,
@@ -351,10 +351,16 @@ def test_reworded_finds_the_one_word_a_question_changes_in_a_quote(question, quo
         ("What is not strictly contained in EXPTIME?", "PSPACE is not strictly contained in EXPTIME.", None),
         ("What does a non-deterministic Turing machine do?", "A deterministic Turing machine halts. A non-deterministic Turing machine branches.", None),
         ("What is not a binary string?", "A binary string is a sequence of bits.", None),
+        # A question without the negation the quote puts before words it repeats.
+        ("What algorithm is always practical?", "Such an algorithm is not always practical.", ("always practical", "not always practical")),
+        # A yes/no question is answered by the denial; a question that keeps the negation asks what the quote says.
+        ("Is the algorithm always practical?", "Such an algorithm is not always practical.", None),
+        ("In 1972, did Norway end up joining?", "In 1972, Norway did not end up joining.", None),
+        ("Which algorithm is not always practical?", "Such an algorithm is not always practical.", None),
     ],
 )
-def test_negated_finds_a_negation_the_question_puts_before_words_a_quote_states(question, quotes, found):
-    negation = negated(question, quotes)
+def test_flipped_negation_finds_a_negation_the_question_adds_or_drops(question, quotes, found):
+    negation = flipped_negation(question, quotes)
     assert (negation and (negation.word, negation.replacement)) == found or (negation is None and found is None)
     if negation:
         assert negation.sentence in quotes

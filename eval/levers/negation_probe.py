@@ -1,5 +1,5 @@
 """Does "the question puts a negation before words a quote states" tell SQuAD 2.0's answerable
-questions from its look-alikes? (issue #14's abstention; the rule, briefbot.verify.negated, was
+questions from its look-alikes? (issue #14's abstention; the rule, briefbot.verify.flipped_negation, was
 shaped on the tune articles, the held-out ones and the Russia set are only reported)
 
 Usage: python eval/levers/negation_probe.py [RUN_DIR ...]
@@ -17,12 +17,12 @@ from pathlib import Path
 
 from answers_probe import cases
 
-from briefbot.verify import negated
+from briefbot.verify import flipped_negation
 
 
 def gold_sentences(split: str) -> None:
     chosen = cases(None, split)
-    fired = [(question, found, answerable) for question, sentence, answerable in chosen if (found := negated(question, sentence))]
+    fired = [(question, found, answerable) for question, sentence, answerable in chosen if (found := flipped_negation(question, sentence))]
     answerable = sum(a for _, _, a in chosen)
     print(
         f"{split}: {len(chosen)} questions; fires on {sum(a for *_, a in fired)}/{answerable} answerable, "
@@ -40,7 +40,7 @@ def recorded_run(run: Path) -> None:
             continue
         quoted = dict.fromkeys(span.get("text") or span["quote"] for sentence in sample["sentences"] for span in sentence["cited"])
         question = sample["standalone_question"] or sample["question"]
-        found = negated(question, " ".join(" ".join(quoted).split()))
+        found = flipped_negation(question, " ".join(" ".join(quoted).split()))
         if found:
             kind = "unanswerable" if not sample["answerable"] else "correct" if sample["correct"] else "answerable, not correct"
             counts[kind] += 1

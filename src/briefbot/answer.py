@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 from briefbot.briefing import Briefing
 from briefbot.span import Citation, Passage
-from briefbot.verify import AnswerSentence, Rewording, Verifier, answers_question, asks_negated, is_refusal, negated, reworded, split_answer, unnamed_in
+from briefbot.verify import AnswerSentence, Rewording, Verifier, answers_question, asks_negated, is_refusal, flipped_negation, reworded, split_answer, unnamed_in
 
 CLOSEST_PASSAGES_ON_REFUSAL = 3
 
@@ -155,7 +155,7 @@ class AnswerPolicy:
 
     First the word rules (a "who" needs a new name, a "how many" a number: verify.answers_question;
     every name of the question stands somewhere in the briefing: verify.unnamed_in; a question that
-    negates what a quote states asks about its opposite: verify.negated; a question that repeats a
+    negates what a quote states asks about its opposite: verify.flipped_negation; a question that repeats a
     quote but for one word means that word: verify.reworded, then the generator's `synonym`
     yes/no), then the generator's yes/no on the quotes the sentences rest on: SQuAD's
     adversarial questions ("Who created ARPANET?" where the text says who funded it) pass the word
@@ -199,7 +199,7 @@ class AnswerPolicy:
         if unnamed:
             return f"the briefing never names “{unnamed}”, which the question asks about", None
         quotes = " ".join(" ".join(dict.fromkeys(s.text for v in kept for s in v.spans)).split())
-        changed = negated(question, quotes) or self._changed_word(question, quotes)
+        changed = flipped_negation(question, quotes) or self._changed_word(question, quotes)
         if changed:
             return f"the question asks about “{changed.word}” where the quote says “{changed.replacement}”", None
         threshold, why = self.threshold, ""

@@ -450,30 +450,64 @@ def _changed_words(asked: list[str], said: list[str]) -> Iterator[tuple[int, int
             yield i1, j1, False
 
 
-def negated(question: str, quotes: str) -> Rewording | None:
-    """Where the question puts a negation before words a quoted sentence states without one, or None.
+# A question that opens so, after a phrase or not ("In 1972, did …"), asks yes or no, and "No, the
+# talks did not take place" answers it.
+_ASKS_YES_OR_NO = re.compile(r"\s*([^,?]{1,40},\s*)?(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must)\b", re.IGNORECASE)
 
-    Another of SQuAD 2.0's look-alikes ("What has Islamism been interdependent with following the
-    non-Arab Spring?" of "Following the Arab Spring, …"; "What is not strictly contained in
-    EXPTIME?" of "PSPACE is strictly contained in EXPTIME"): the question asks about the opposite
-    of what the quote says, and no synonym makes it the same. "non" belongs to the words after it,
-    so those suffice; a "not" may open an inverted question ("Why haven't the guards faced …?"), so
-    it must stand between words of the closest sentence, in that sentence's order.
+
+def flipped_negation(question: str, quotes: str) -> Rewording | None:
+    """Where the question puts a negation before words a quoted sentence states without one, or
+    drops one the sentence puts before them, or None.
+
+    More of SQuAD 2.0's look-alikes: the question asks about the opposite of what the quote says,
+    and no synonym makes it the same. "What has Islamism been interdependent with following the
+    non-Arab Spring?" of "Following the Arab Spring, …": "non" belongs to the words after it, so
+    those suffice. "What is not strictly contained in EXPTIME?" of "PSPACE is strictly contained in
+    EXPTIME": a "not" may open an inverted question ("Why haven't the guards faced …?"), so it must
+    stand between words of the closest sentence, in that sentence's order. "What algorithm is always
+    practical?" of "… is not always practical": a question without a negation, unless it asks yes
+    or no (answered by the denial).
     """
     asked = _cased_words(question)
     lowered = [word.lower() for word in asked]
     sentences = [quotes[start:end] for start, end in sentence_spans(quotes)]
-    quoted = [f" {' '.join(_cased_words(sentence)).lower()} " for sentence in sentences]
+    quoted = [[word.lower() for word in _cased_words(sentence)] for sentence in sentences]
+    return _added_non(asked, sentences, quoted) or _added_not(asked, quotes) or _dropped_negation(question, lowered, sentences, quoted)
+
+
+def _joined(words: list[str]) -> str:
+    """The words between spaces, so that a run of words is found as a substring only whole."""
+    return f" {' '.join(words)} "
+
+
+def _added_non(asked: list[str], sentences: list[str], quoted: list[list[str]]) -> Rewording | None:
+    lowered = [word.lower() for word in asked]
     for i in (i for i, word in enumerate(lowered) if word == "non" and i + REWORDED_ANCHOR < len(lowered)):
-        run = " ".join(lowered[i + 1 : i + 1 + REWORDED_ANCHOR])
-        if not any(f" non {run} " in words for words in quoted):
-            holding = [sentence for sentence, words in zip(sentences, quoted) if f" {run} " in words]
+        run = _joined(lowered[i + 1 : i + 1 + REWORDED_ANCHOR])
+        if not any(f" non{run}" in _joined(words) for words in quoted):
+            holding = [sentence for sentence, words in zip(sentences, quoted) if run in _joined(words)]
             if holding:
                 return Rewording(" ".join(asked[i : i + 1 + REWORDED_ANCHOR]), " ".join(asked[i + 1 : i + 1 + REWORDED_ANCHOR]), holding[0])
+    return None
+
+
+def _added_not(asked: list[str], quotes: str) -> Rewording | None:
     closest, said = _closest_sentence(asked, quotes)
+    lowered = [word.lower() for word in asked]
     for tag, i1, i2, _, _, left, right in _differences(lowered, [word.lower() for word in said]):
         if tag == "delete" and all(word in _NEGATIONS for word in lowered[i1:i2]) and min(left, right) >= 1 and max(left, right) >= REWORDED_ANCHOR:
             return Rewording(" ".join(asked[i1 : i2 + right]), " ".join(asked[i2 : i2 + right]), closest)
+    return None
+
+
+def _dropped_negation(question: str, lowered: list[str], sentences: list[str], quoted: list[list[str]]) -> Rewording | None:
+    if _ASKS_YES_OR_NO.match(question) or any(word in _NEGATIONS or word == "non" for word in lowered):
+        return None
+    for sentence, words in zip(sentences, quoted):
+        for j in (j for j, word in enumerate(words) if word in _NEGATIONS):
+            run = words[j + 1 : j + 1 + REWORDED_ANCHOR]
+            if len(run) == REWORDED_ANCHOR and not all(word in STOPWORDS for word in run) and _joined(run) in _joined(lowered):
+                return Rewording(" ".join(run), " ".join(words[j : j + 1 + REWORDED_ANCHOR]), sentence)
     return None
 
 
