@@ -295,6 +295,15 @@ def test_a_question_that_changes_one_word_of_the_quote_to_another_meaning_is_ref
     assert (margin, asked) == (None, [(quote, "southern", "northern")])
 
 
+def test_a_question_that_changes_one_word_to_its_opposite_is_refused_unasked():
+    paragraph = "The museum opened in 1890. Its misunderstood gate was rebuilt in 1820 by the city."
+    quote = "Its misunderstood gate was rebuilt in 1820 by the city."
+    policy, kept, passages, asked = _policy_case(quote, paragraph, synonym_margin=4.0)
+    why, margin = policy.judge("Its understood gate was rebuilt in which year?", kept, passages)
+    assert why == "the question asks about “understood” where the quote says “misunderstood”"
+    assert (margin, asked) == (None, [])
+
+
 def test_a_question_that_changes_one_word_for_a_synonym_is_answered():
     paragraph = "The museum opened in 1890. Its northern gate was rebuilt in 1820 by the city."
     quote = "Its northern gate was rebuilt in 1820 by the city."

@@ -8,6 +8,7 @@ from briefbot.verify import (
     answers_question,
     asks_negated,
     flipped_negation,
+    opposites,
     fact_in,
     facts,
     is_copy,
@@ -364,6 +365,15 @@ def test_flipped_negation_finds_a_negation_the_question_adds_or_drops(question, 
     assert (negation and (negation.word, negation.replacement)) == found or (negation is None and found is None)
     if negation:
         assert negation.sentence in quotes
+
+
+@pytest.mark.parametrize(
+    "one, other, opposite",
+    [("understandings", "misunderstandings", True), ("Unsolved", "solved", True), ("consistent", "inconsistent", True),
+     ("solved", "resolved", False), ("famous", "famously", False)],
+)
+def test_opposites_are_a_word_and_the_word_with_a_negating_prefix(one, other, opposite):
+    assert opposites(one, other) is opposite
 
 
 @pytest.mark.parametrize(

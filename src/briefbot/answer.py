@@ -7,7 +7,19 @@ from typing import Callable, Iterator
 
 from briefbot.briefing import Briefing
 from briefbot.span import Citation, Passage
-from briefbot.verify import AnswerSentence, Rewording, Verifier, answers_question, asks_negated, is_refusal, flipped_negation, reworded, split_answer, unnamed_in
+from briefbot.verify import (
+    AnswerSentence,
+    Rewording,
+    Verifier,
+    answers_question,
+    asks_negated,
+    flipped_negation,
+    is_refusal,
+    opposites,
+    reworded,
+    split_answer,
+    unnamed_in,
+)
 
 CLOSEST_PASSAGES_ON_REFUSAL = 3
 
@@ -214,10 +226,10 @@ class AnswerPolicy:
         return None, margin
 
     def _changed_word(self, question: str, quotes: str) -> Rewording | None:
-        """The word the question puts in place of one of a quote's, when the generator says it means
-        something else (None when it cannot tell)."""
+        """The word the question puts in place of one of a quote's, when the two are opposites or the
+        generator says it means something else (None when it cannot tell)."""
         changed = reworded(question, quotes)
-        if changed is None:
-            return None
+        if changed is None or opposites(changed.word, changed.replacement):
+            return changed
         margin = self.synonym(question, changed.sentence, changed.word, changed.replacement)
         return changed if margin is not None and margin < self.synonym_threshold else None

@@ -376,6 +376,17 @@ def _same_word(one: str, other: str) -> bool:
     return distance <= 1 or (distance <= 2 and one[0] == other[0] and shorter >= 5) or shared >= 5 or (shared >= 3 and shared >= 0.7 * shorter)
 
 
+# Prefixes that make a word its opposite: "unsolved", "inconsistent", "misunderstandings".
+_NEGATING_PREFIXES = ("un", "non", "in", "im", "il", "ir", "dis", "mis")
+
+
+def opposites(one: str, other: str) -> bool:
+    """Whether one word is the other with a negating prefix, which a synonym check can miss: the
+    1.5B model calls "understandings" and "misunderstandings" the same."""
+    one, other = one.lower(), other.lower()
+    return any(one == prefix + other or other == prefix + one for prefix in _NEGATING_PREFIXES)
+
+
 class Rewording(NamedTuple):
     word: str  # the question's
     replacement: str  # the quote's, in its place
