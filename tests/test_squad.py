@@ -138,6 +138,8 @@ def test_best_f1_and_containment():
     assert squad.answer_contained("1,200", "About 1,200 keepers.")
     assert squad.answer_contained("The Ariel", "ariel docked")
     assert not squad.answer_contained("3", "30 keepers")
+    assert squad.answer_contained("Charles W. Eliot", "President Charles W. Eliot’s long tenure")
+    assert squad.answer_contained("Eliot's tenure", "Eliot’s tenure")
     assert not squad.answer_contained("the", "the keeper")
     # A gold answer at the end of a quote briefbot shows: the closing ” is punctuation too.
     assert squad.answer_contained("internal migration", "“Growth is based on internal migration.” [2]")

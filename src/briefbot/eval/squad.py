@@ -104,10 +104,14 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
+# A possessive is its own word here: "President Charles W. Eliot's long tenure" names "Charles W. Eliot".
+_POSSESSIVE = re.compile(r"['’]s\b")
+
+
 def answer_contained(gold: str, answer: str) -> bool:
     """The normalised gold answer stands in the normalised answer as whole words ("3" is not in "30")."""
-    gold = normalize_answer(gold)
-    return bool(gold) and f" {gold} " in f" {normalize_answer(answer)} "
+    gold = normalize_answer(_POSSESSIVE.sub(" s", gold))
+    return bool(gold) and f" {gold} " in f" {normalize_answer(_POSSESSIVE.sub(' s', answer))} "
 
 
 def f1(gold: str, prediction: str) -> float:
