@@ -483,7 +483,11 @@ def flipped_negation(question: str, quotes: str) -> Rewording | None:
     lowered = [word.lower() for word in asked]
     sentences = [quotes[start:end] for start, end in sentence_spans(quotes)]
     quoted = [[word.lower() for word in _cased_words(sentence)] for sentence in sentences]
-    return _added_non(asked, sentences, quoted) or _added_not(asked, quotes) or _dropped_negation(question, lowered, sentences, quoted)
+    return (
+        _added_non(asked, lowered, sentences, quoted)
+        or _added_not(asked, lowered, quotes)
+        or _dropped_negation(question, lowered, sentences, quoted)
+    )
 
 
 def _joined(words: list[str]) -> str:
@@ -491,8 +495,7 @@ def _joined(words: list[str]) -> str:
     return f" {' '.join(words)} "
 
 
-def _added_non(asked: list[str], sentences: list[str], quoted: list[list[str]]) -> Rewording | None:
-    lowered = [word.lower() for word in asked]
+def _added_non(asked: list[str], lowered: list[str], sentences: list[str], quoted: list[list[str]]) -> Rewording | None:
     for i in (i for i, word in enumerate(lowered) if word == "non" and i + REWORDED_ANCHOR < len(lowered)):
         run = _joined(lowered[i + 1 : i + 1 + REWORDED_ANCHOR])
         if not any(f" non{run}" in _joined(words) for words in quoted):
@@ -502,9 +505,8 @@ def _added_non(asked: list[str], sentences: list[str], quoted: list[list[str]]) 
     return None
 
 
-def _added_not(asked: list[str], quotes: str) -> Rewording | None:
+def _added_not(asked: list[str], lowered: list[str], quotes: str) -> Rewording | None:
     closest, said = _closest_sentence(asked, quotes)
-    lowered = [word.lower() for word in asked]
     for tag, i1, i2, _, _, left, right in _differences(lowered, [word.lower() for word in said]):
         if tag == "delete" and all(word in _NEGATIONS for word in lowered[i1:i2]) and min(left, right) >= 1 and max(left, right) >= REWORDED_ANCHOR:
             return Rewording(" ".join(asked[i1 : i2 + right]), " ".join(asked[i2 : i2 + right]), closest)
