@@ -476,8 +476,8 @@ def flipped_negation(question: str, quotes: str) -> Rewording | None:
     those suffice. "What is not strictly contained in EXPTIME?" of "PSPACE is strictly contained in
     EXPTIME": a "not" may open an inverted question ("Why haven't the guards faced …?"), so it must
     stand between words of the closest sentence, in that sentence's order. "What algorithm is always
-    practical?" of "… is not always practical": a question without a negation, unless it asks yes
-    or no (answered by the denial).
+    practical?" of "… is not always practical": a question without the quote's "not" or "never",
+    unless it asks yes or no (answered by the denial).
     """
     asked = _cased_words(question)
     lowered = [word.lower() for word in asked]
@@ -517,7 +517,9 @@ def _dropped_negation(question: str, lowered: list[str], sentences: list[str], q
     if _ASKS_YES_OR_NO.match(question) or any(word in _NEGATIONS or word == "non" for word in lowered):
         return None
     for sentence, words in zip(sentences, quoted):
-        for j in (j for j, word in enumerate(words) if word in _NEGATIONS):
+        # Only a negated verb or attribute: "No peace talks were possible while …" answers "What was
+        # the condition for peace talks?", whose talks the quote's "no" does not deny.
+        for j in (j for j, word in enumerate(words) if word in ("not", "never")):
             run = words[j + 1 : j + 1 + REWORDED_ANCHOR]
             if len(run) == REWORDED_ANCHOR and not all(word in STOPWORDS for word in run) and _joined(run) in _joined(lowered):
                 return Rewording(" ".join(run), " ".join(words[j : j + 1 + REWORDED_ANCHOR]), sentence)
