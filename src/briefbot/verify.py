@@ -11,7 +11,8 @@ An answer as a whole must also address its question:
      many/much/long" answer gives a number not in the question, from a paragraph about what the
      question names (`answers_question`), and a question that repeats a quote but for one word or
      name is a look-alike unless the two words mean the same (`reworded`, which the caller puts to
-     the generator).
+     the generator, unless they are `opposites` by a prefix), as is a question that adds or drops a
+     negation of what a quote states (`flipped_negation`).
 The supporting span is that closest sentence plus any sentence holding one of the facts: the
 citation's quote is exactly `briefing.text[start:end]` of that span.
 """
@@ -501,7 +502,8 @@ def _added_non(asked: list[str], lowered: list[str], sentences: list[str], quote
         if not any(f" non{run}" in _joined(words) for words in quoted):
             holding = [sentence for sentence, words in zip(sentences, quoted) if run in _joined(words)]
             if holding:
-                return Rewording(" ".join(asked[i : i + 1 + REWORDED_ANCHOR]), " ".join(asked[i + 1 : i + 1 + REWORDED_ANCHOR]), holding[0])
+                phrase = asked[i : i + 1 + REWORDED_ANCHOR]
+                return Rewording(" ".join(phrase), " ".join(phrase[1:]), holding[0])
     return None
 
 
