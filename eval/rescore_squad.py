@@ -3,7 +3,7 @@
 Usage: python eval/rescore_squad.py RUN_DIR/samples.jsonl [...]
 
 Recorded runs keep each answer's text, so a change to how correctness is scored (briefbot.eval.squad:
-Unicode punctuation such as a closing ” now counts as punctuation, and a possessive "’s" is a word of its own) can be applied to them without
+Unicode punctuation such as a closing ” now counts as punctuation, a possessive "’s" is a word of its own, and so is each side of a dash) can be applied to them without
 asking the model again. Prints, per run and system, answerable correct as recorded and as re-scored.
 """
 

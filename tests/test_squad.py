@@ -140,6 +140,9 @@ def test_best_f1_and_containment():
     assert not squad.answer_contained("3", "30 keepers")
     assert squad.answer_contained("Charles W. Eliot", "President Charles W. Eliot’s long tenure")
     assert squad.answer_contained("Eliot's tenure", "Eliot’s tenure")
+    assert squad.answer_contained("1347", "The physician Wei Yilin (1277–1347) invented a suspension method")
+    assert squad.answer_contained("cell-mediated", "cell–mediated immunity")
+    assert not squad.answer_contained("134", "Wei Yilin (1277–1347)")
     assert not squad.answer_contained("the", "the keeper")
     # A gold answer at the end of a quote briefbot shows: the closing ” is punctuation too.
     assert squad.answer_contained("internal migration", "“Growth is based on internal migration.” [2]")

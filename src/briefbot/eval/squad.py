@@ -108,10 +108,17 @@ def normalize_answer(text: str) -> str:
 _POSSESSIVE = re.compile(r"['’]s\b")
 
 
+def _words_apart(text: str) -> str:
+    """A possessive, and each side of a dash, as words of their own: dropping a dash as punctuation
+    would make "(1277–1347)" one word, which does not contain the gold "1347"."""
+    text = _POSSESSIVE.sub(" s", text)
+    return "".join(" " if unicodedata.category(ch) == "Pd" else ch for ch in text)
+
+
 def answer_contained(gold: str, answer: str) -> bool:
     """The normalised gold answer stands in the normalised answer as whole words ("3" is not in "30")."""
-    gold = normalize_answer(_POSSESSIVE.sub(" s", gold))
-    return bool(gold) and f" {gold} " in f" {normalize_answer(_POSSESSIVE.sub(' s', answer))} "
+    gold = normalize_answer(_words_apart(gold))
+    return bool(gold) and f" {gold} " in f" {normalize_answer(_words_apart(answer))} "
 
 
 def f1(gold: str, prediction: str) -> float:
