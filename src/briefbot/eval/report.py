@@ -102,7 +102,8 @@ def _article_rows(articles: dict) -> tuple[list[str], list[list[str]]]:
 
 SQUAD_NOTES = [
     "Correct: a gold answer, SQuAD-normalised (lower case, punctuation and a/an/the removed, whitespace collapsed), "
-    "stands as whole words in the normalised answer, citation markers removed first; a refusal is never correct.",
+    "stands as whole words in the normalised answer (a possessive 's and each side of a dash count as words of their own), "
+    "citation markers removed first; a refusal is never correct.",
     "F1: SQuAD's token F1 against the closest gold answer, over the answerable questions; a refusal scores 0. "
     "briefbot answers in whole sentences, so F1's precision stays low even when the answer is right: read it beside 'correct'.",
     "Abstention: SQuAD marks a question unanswerable from its own paragraph, but the briefing is the whole article; "
