@@ -293,6 +293,10 @@ def test_a_first_word_is_a_name_when_the_source_capitalises_it_mid_sentence_more
         ("Currently, who leads it?", "It is currently led by Kern.", None),
         ("Whose First Law of Motion says that objects move?", "Newton's First Law of Motion says so.", None),
         ("Besides England, which country sent troops?", "England and France sent troops.", None),
+        # A title is no name: the person is named without it.
+        ("What did Mr Kern sell?", "Kern sold maps.", None),
+        ("Why did Dr Anna Berg resign?", "Anna Berg resigned over pay.", None),
+        ("What did Mrs Kern sell?", "Berg sold maps.", "Kern"),
     ],
 )
 def test_unnamed_in_finds_a_name_of_the_question_the_context_never_names(question, context, missing):

@@ -23,6 +23,8 @@ ORDINARY_WORDS = frozenset(
     whichever whoever there their they them he him she his her we our you your i according after
     before during since despite both each all some many most more any one two three four five
     six seven eight nine ten first second third briefing passage passages answer question""".split()
+    # Titles say nothing of who is meant: "Mr Costa" is named wherever the text says "Costa".
+    + "mr mrs ms dr messrs".split()
 )
 # Prepositions that open a sentence before a name ("Besides England, …"): not names either. Kept
 # apart from ORDINARY_WORDS, whose words are also left out of the content words verify compares.
