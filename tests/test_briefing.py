@@ -40,6 +40,13 @@ def test_sentence_spans_are_exact_and_never_cross_lines(briefing_text):
     assert briefing_text[spans[-1][0] : spans[-1][1]].endswith("Russian citizens.")
 
 
+def test_a_title_or_an_abbreviation_does_not_end_a_sentence():
+    text = "Mr. Kern sold maps in St. Louis. The U.S. Army bought them. Dr. Berg did not."
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Mr. Kern sold maps in St. Louis.", "The U.S. Army bought them.", "Dr. Berg did not."
+    ]
+
+
 def test_cleaning_is_idempotent(briefing_text):
     assert clean_text(briefing_text) == briefing_text
 

@@ -32,7 +32,7 @@ def test_index_is_reused_not_rebuilt_or_duplicated(tmp_path, embed_model):
 def test_manifest_records_what_the_index_was_built_from(tmp_path, embed_model):
     manifest = _open(tmp_path, embed_model).manifest
     assert manifest["embedding_model"].startswith("sentence-transformers/all-MiniLM-L6-v2")
-    assert manifest["chunking"] == {"method": "sentence-pack-v1", "size": 64, "overlap": 0}
+    assert manifest["chunking"] == {"method": "sentence-pack-v2", "size": 64, "overlap": 0}
     assert [s["doc_id"] for s in manifest["sources"]] == ["russia-taliban-2017-04-25"]
     assert len(manifest["sources"][0]["sha256"]) == 64
 

