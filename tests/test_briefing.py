@@ -41,9 +41,9 @@ def test_sentence_spans_are_exact_and_never_cross_lines(briefing_text):
 
 
 def test_a_title_or_an_abbreviation_does_not_end_a_sentence():
-    text = "Mr. Kern sold maps in St. Louis. The U.S. Army bought them. Dr. Berg did not."
+    text = "Mr. Kern sold maps in St. Louis. The U.S. Army bought them. Dr. Berg did not. In 1685, Rev. Anna Kern came."
     assert [text[s:e] for s, e in sentence_spans(text)] == [
-        "Mr. Kern sold maps in St. Louis.", "The U.S. Army bought them.", "Dr. Berg did not."
+        "Mr. Kern sold maps in St. Louis.", "The U.S. Army bought them.", "Dr. Berg did not.", "In 1685, Rev. Anna Kern came."
     ]
 
 

@@ -259,15 +259,22 @@ def _heading_text(line: str) -> str:
     return (match.group(1) if match else line).strip()
 
 
+# Titles before a name that punkt's English model does not know as abbreviations.
+_TITLES = {"rev", "capt", "cmdr", "sgt", "cpl", "pvt", "adm", "gov", "sen", "rep", "hon", "fr", "msgr"}
+
+
 @functools.cache
 def _sentence_tokenizer():
     """Punkt's trained English model, which llama-index ships as data: llama-index's own
     `globals_helper.punkt_tokenizer` is untrained, and ends a sentence at "Mr.", "St." and "U.S."."""
     from llama_index.core.utils import globals_helper
-    from nltk.tokenize.punkt import PunktTokenizer
+    from nltk.data import find
+    from nltk.tokenize.punkt import PunktSentenceTokenizer, load_punkt_params
 
     globals_helper.wait_for_nltk_check()  # puts llama-index's bundled NLTK data on NLTK's path
-    return PunktTokenizer("english")
+    params = load_punkt_params(find("tokenizers/punkt_tab/english/"))
+    params.abbrev_types.update(_TITLES)
+    return PunktSentenceTokenizer(params)
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
