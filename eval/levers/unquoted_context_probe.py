@@ -30,7 +30,8 @@ def judge(self, question, kept, passages):
     return result
 AnswerPolicy.judge = judge
 
-articles = {a.title: a for a in squad.articles_from(json.load(open("/work/shared/documents/squad2-dev-13-articles.json")))}
+SQUAD = Path(__file__).resolve().parents[2].parent / "shared" / "documents" / "squad2-dev-13-articles.json"
+articles = {a.title: a for a in squad.articles_from(json.loads(SQUAD.read_text()))}
 scratch = Path(tempfile.mkdtemp())
 bots = {}
 for path in sys.argv[1:]:

@@ -280,10 +280,11 @@ def _sentence_tokenizer():
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Exact (start, end) offsets of the sentences in text[start:end]; paragraphs and lines never merge."""
     end = len(text) if end is None else end
+    tokenizer = _sentence_tokenizer()
     spans = []
     for line in re.finditer(r"[^\n]+", text[start:end]):
         line_start = start + line.start()
-        for s, e in _sentence_tokenizer().span_tokenize(line.group()):
+        for s, e in tokenizer.span_tokenize(line.group()):
             if text[line_start + s : line_start + e].strip():
                 spans.append((line_start + s, line_start + e))
     return spans
