@@ -262,7 +262,7 @@ def _policy_case(quote_text, paragraph, synonym_margin=4.0):
         asked.append((sentence, word, replacement))
         return synonym_margin
 
-    policy = AnswerPolicy(paragraph, answers, threshold=0.0, unnamed_threshold=1.0, synonym=synonym, synonym_threshold=0.0)
+    policy = AnswerPolicy({"doc": " " * 100 + paragraph}, answers, threshold=0.0, unnamed_threshold=1.0, synonym=synonym, synonym_threshold=0.0)
     return policy, [VerifiedSentence(quote_text, (passage.cite(passage.start, passage.end),))], [passage], asked
 
 
@@ -284,6 +284,18 @@ def test_a_name_the_briefing_has_but_the_quotes_lack_needs_the_surer_margin():
         "the generator judged that the supported sentences do not answer the question "
         "(yes−no margin +0.50 < +1.00; the quotes never name “Danish”)"
     )
+
+
+def test_a_name_in_the_sentence_before_the_quote_counts_as_quoted():
+    # "The country" is Turkmenistan: the sentence before says so, and the plain margin applies.
+    paragraph = "Turkmenistan declared its neutrality in 1995. The country now lacks trained border guards."
+    policy, kept, passages, asked = _policy_case("The country now lacks trained border guards.", paragraph)
+    assert policy.judge("Why does Turkmenistan lack border guards?", kept, passages) == (None, 0.5)
+    # A name further back, or after the quote, is not what the quote is about.
+    paragraph = "Turkmenistan declared its neutrality in 1995. Its neighbour has an army. The country now lacks trained border guards."
+    policy, kept, passages, asked = _policy_case("The country now lacks trained border guards.", paragraph)
+    why, margin = policy.judge("Why does Turkmenistan lack border guards?", kept, passages)
+    assert margin == 0.5 and why.endswith("the quotes never name “Turkmenistan”)")
 
 
 def test_a_question_that_changes_one_word_of_the_quote_to_another_meaning_is_refused():

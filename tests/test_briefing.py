@@ -1,6 +1,6 @@
 import pytest
 
-from briefbot.briefing import Page, clean_text, load_briefing, parse_briefing, sentence_spans
+from briefbot.briefing import Page, clean_text, load_briefing, parse_briefing, sentence_before, sentence_spans
 from briefbot.errors import BriefingError
 from briefbot.settings import DEFAULT_BRIEFING
 
@@ -45,6 +45,13 @@ def test_a_title_or_an_abbreviation_does_not_end_a_sentence():
     assert [text[s:e] for s, e in sentence_spans(text)] == [
         "Mr. Kern sold maps in St. Louis.", "The U.S. Army bought them.", "Dr. Berg did not.", "In 1685, Rev. Anna Kern came."
     ]
+
+
+def test_the_sentence_before_a_span_may_stand_in_the_paragraph_before():
+    text = "Turkmenistan is neutral. Its army is small.\nThe country lacks guards."
+    assert sentence_before(text, text.index("Its")) == "Turkmenistan is neutral."
+    assert sentence_before(text, text.index("The country")) == "Its army is small."
+    assert sentence_before(text, 0) == ""
 
 
 def test_cleaning_is_idempotent(briefing_text):

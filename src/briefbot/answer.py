@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterator
 
-from briefbot.briefing import Briefing
+from briefbot.briefing import Briefing, sentence_before
 from briefbot.span import Citation, Passage
 from briefbot.verify import (
     AnswerSentence,
@@ -174,23 +174,26 @@ class AnswerPolicy:
     rules. When the quotes and the front matter never name something the question names, or deny
     nothing where the question asks what is not so, the yes/no must reach the surer
     `unnamed_threshold`: the quote may be about someone else ("the Dutch fleet sailed in 1652" for
-    "When did the Danish fleet sail?"), though it may also just say "the country" or "Moscow" for
-    "Turkmenistan" or "the Kremlin". The bot holds its sentences back until all agree, so a true
-    sentence that is no answer becomes a refusal.
+    "When did the Danish fleet sail?"), though it may also just say "Moscow" for "the Kremlin". A name
+    in the sentence just before a quote counts as the quote's: that is where "the country" or "it"
+    most often points (the quote's whole paragraph would count the other names that adversarial
+    questions swap in). The bot holds its sentences back until all agree, so a true sentence that is
+    no answer becomes a refusal.
     """
 
     def __init__(
         self,
-        source: str,
+        texts: dict[str, str],
         answers: Callable[[str, str], float | None],
         threshold: float,
         unnamed_threshold: float,
         synonym: Callable[[str, str, str, str], float | None],
         synonym_threshold: float,
     ):
-        """`source`: the briefing texts; `answers(question, quotes)`: the generator's yes−no margin;
-        `synonym(question, sentence, word, replacement)`: its margin that the two words mean the same."""
-        self.source = source
+        """`texts`: each briefing's text by doc id; `answers(question, quotes)`: the generator's yes−no
+        margin; `synonym(question, sentence, word, replacement)`: its margin that the two words mean the same."""
+        self.texts = texts
+        self.source = "\n".join(texts.values())
         self.answers = answers
         self.threshold = threshold
         self.unnamed_threshold = unnamed_threshold
@@ -215,7 +218,8 @@ class AnswerPolicy:
         if changed:
             return f"the question asks about “{changed.word}” where the quote says “{changed.replacement}”", None
         threshold, why = self.threshold, ""
-        unquoted = unnamed_in(question, [topic, quotes], self.source)
+        lead_ins = dict.fromkeys(sentence_before(self.texts[s.doc_id], s.start) for v in kept for s in v.spans)
+        unquoted = unnamed_in(question, [topic, quotes, *lead_ins], self.source)
         if unquoted and self.unnamed_threshold > threshold:
             threshold, why = self.unnamed_threshold, f"; the quotes never name “{unquoted}”"
         elif asks_negated(question, quotes) and self.unnamed_threshold > threshold:

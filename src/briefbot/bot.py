@@ -125,10 +125,11 @@ class BriefBot:
         cls, settings: Settings, index: BriefingIndex, generator: Backend, retriever: HybridRetriever | None = None
     ) -> "BriefBot":
         """Today's retriever, verifier and answer policy around an opened index and a generator."""
-        source = "\n".join(briefing.text for briefing in index.briefings.values())
+        texts = {doc_id: briefing.text for doc_id, briefing in index.briefings.items()}
+        source = "\n".join(texts.values())
         verifier = Verifier(index.embed_model, settings.support_threshold, source, generator.entailment, settings.entail_threshold)
         policy = AnswerPolicy(
-            source, generator.answers, settings.answer_threshold, settings.unnamed_answer_threshold, generator.synonym, settings.synonym_threshold
+            texts, generator.answers, settings.answer_threshold, settings.unnamed_answer_threshold, generator.synonym, settings.synonym_threshold
         )
         return cls(settings, index, retriever or HybridRetriever(index, settings.top_k), generator, verifier, policy)
 

@@ -290,6 +290,18 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return spans
 
 
+# How far back the sentence before a span is looked for; a longer sentence is cut to its end.
+_SENTENCE_BEFORE_CHARS = 1000
+
+
+def sentence_before(text: str, start: int) -> str:
+    """The sentence that ends where `start` begins, across a paragraph break if need be: whom "the
+    country" or "it" at `start` most often means."""
+    window = max(0, start - _SENTENCE_BEFORE_CHARS)
+    before = sentence_spans(text, window, start)
+    return text[before[-1][0] : before[-1][1]] if before else ""
+
+
 def paragraph_around(text: str, start: int, end: int) -> str:
     """The whole lines (paragraphs) of `text` that `start:end` touches."""
     stop = text.find("\n", end)
