@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     )
     unnamed_answer_threshold: float = Field(
         1.0, ge=-20.0, le=20.0,
-        description="The margin needed instead when the cited quotes never name something the question names, "
-        "or deny nothing where the question asks what is not so (a name the whole briefing lacks means a refusal)",
+        description="The margin needed instead when the cited quotes (and the sentence before each) never name something "
+        "the question names, or deny nothing where the question asks what is not so (a name the whole briefing lacks means a refusal)",
     )
     synonym_threshold: float = Field(
         0.0, ge=-20.0, le=20.0,
