@@ -47,6 +47,20 @@ def test_a_title_or_an_abbreviation_does_not_end_a_sentence():
     ]
 
 
+def test_initials_and_latin_abbreviations_do_not_end_a_sentence():
+    text = (
+        "For example, E.I. du Pont built mills (e.g. Eleutherian). Barriers exist, i.e. customs, etc. "
+        "and taxes. It was J. A. Hobson who wrote, and W. E. B. Du Bois. We say X reduces to Y. Thus Y is hard."
+    )
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "For example, E.I. du Pont built mills (e.g. Eleutherian).",
+        "Barriers exist, i.e. customs, etc. and taxes.",
+        "It was J. A. Hobson who wrote, and W. E. B. Du Bois.",
+        "We say X reduces to Y.",
+        "Thus Y is hard.",
+    ]
+
+
 def test_the_sentence_before_a_span_may_stand_in_the_paragraph_before():
     text = "Turkmenistan is neutral. Its army is small.\nThe country lacks guards."
     assert sentence_before(text, text.index("Its")) == "Turkmenistan is neutral."

@@ -259,8 +259,14 @@ def _heading_text(line: str) -> str:
     return (match.group(1) if match else line).strip()
 
 
-# Titles before a name that punkt's English model does not know as abbreviations.
-_TITLES = {"rev", "capt", "cmdr", "sgt", "cpl", "pvt", "adm", "gov", "sen", "rep", "hon", "fr", "msgr"}
+# Titles before a name, and Latin abbreviations, that punkt's English model does not know.
+_ABBREVIATIONS = {"rev", "capt", "cmdr", "sgt", "cpl", "pvt", "adm", "gov", "sen", "rep", "hon", "fr", "msgr", "e.g", "i.e", "cf", "viz"}
+# Where punkt still ends a sentence that goes on: before a lower-case word ("etc.) but they",
+# "E.I. du Pont"), after two initials or more ("W. E. B. Du Bois", "U.S. Ambassador"), or between
+# one initial and the next ("J. A. Hobson"). A single capital ("X reduces to Y.") may end one.
+_ENDS_IN_INITIALS = re.compile(r"(?:^|[\s(“\"])(?:[A-Z]\.\s?){2,}$")
+_ENDS_IN_INITIAL = re.compile(r"(?:^|[\s(“\"])[A-Z]\.$")
+_STARTS_WITH_INITIAL = re.compile(r"[A-Z]\.\s?[A-Z]")
 
 
 @functools.cache
@@ -273,7 +279,7 @@ def _sentence_tokenizer():
 
     globals_helper.wait_for_nltk_check()  # puts llama-index's bundled NLTK data on NLTK's path
     params = load_punkt_params(find("tokenizers/punkt_tab/english/"))
-    params.abbrev_types.update(_TITLES)
+    params.abbrev_types.update(_ABBREVIATIONS)
     return PunktSentenceTokenizer(params)
 
 
@@ -284,10 +290,23 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     spans = []
     for line in re.finditer(r"[^\n]+", text[start:end]):
         line_start = start + line.start()
+        line_spans: list[tuple[int, int]] = []
         for s, e in tokenizer.span_tokenize(line.group()):
-            if text[line_start + s : line_start + e].strip():
-                spans.append((line_start + s, line_start + e))
+            if line_spans and _goes_on(line.group()[line_spans[-1][0] : line_spans[-1][1]], line.group()[s:e]):
+                line_spans[-1] = (line_spans[-1][0], e)
+            elif line.group()[s:e].strip():
+                line_spans.append((s, e))
+        spans += [(line_start + s, line_start + e) for s, e in line_spans]
     return spans
+
+
+def _goes_on(sentence: str, following: str) -> bool:
+    """Whether punkt cut one sentence in two (see _ENDS_IN_INITIALS)."""
+    return (
+        following[:1].islower()
+        or bool(_ENDS_IN_INITIALS.search(sentence))
+        or bool(_ENDS_IN_INITIAL.search(sentence) and _STARTS_WITH_INITIAL.match(following))
+    )
 
 
 # How far back the sentence before a span is looked for; a longer sentence is cut to its end.
