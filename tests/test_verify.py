@@ -169,6 +169,11 @@ def test_a_range_is_one_fact_and_backs_its_ends():
         ("How long had he been envoy in 2016?", ["He had been envoy for less than a year."], True),
         ("How many guards patrolled in 2016?", ["Some three hundred guards patrolled."], True),
         ("How long is one shift?", ["One shift is long."], False),
+        # "In what year" needs a year, "which century" may be an ordinal; a plain "when" needs neither.
+        ("In what year did the Tajik guards take over?", ["The Tajik guards took over from the Russians."], False),
+        ("In what year did the Tajik guards take over?", ["The Tajik guards took over in 2005."], True),
+        ("In which century was the Tajik–Afghan border drawn?", ["The Tajik–Afghan border was drawn in the nineteenth century."], True),
+        ("When did the Tajik guards take over?", ["The Tajik guards took over after the Soviet collapse."], True),
     ],
 )
 def test_an_answer_must_give_what_the_question_asks_for(question, sentences, expected):
@@ -178,6 +183,7 @@ def test_an_answer_must_give_what_the_question_asks_for(question, sentences, exp
         "In Soviet times, the 1344-km Tajik–Afghan border was secured by approximately 25,000 border guards. "
         "Currently, the number of Tajik border guards on patrol is 16,000.",
         "Moscow's special envoy, Zamir Kabulov, said so.",
+        "The Tajik guards took over the border from the Russians in 2005.",
     ]
     assert answers_question(question, sentences, front_matter, paragraphs, " ".join(paragraphs)) is expected
 

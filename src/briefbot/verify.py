@@ -294,6 +294,14 @@ _AMOUNT_WORDS = re.compile(
 _ASKS_FOR_NUMBER = re.compile(
     r"\s*(how (many|much|long|far|big|large|old|high)|what (percentage|percent|proportion|share|number|fraction))\b", re.IGNORECASE
 )
+# "In what year …?" needs a year, "which century" an ordinal. A plain "when" does not: "after
+# liberation" and "before World War I" answer it.
+_ASKS_FOR_YEAR = re.compile(r"\s*((in|during|by|after|before|since|until|from|to)\s+)?(what|which)\s+(year|century|decade|date)\b", re.IGNORECASE)
+_ORDINALS = re.compile(
+    r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth"
+    r"|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-first)\b",
+    re.IGNORECASE,
+)
 
 
 def answers_question(question: str, sentences: list[str], topic: str, paragraphs: list[str], source: str = "") -> bool:
@@ -307,7 +315,8 @@ def answers_question(question: str, sentences: list[str], topic: str, paragraphs
     question does not contain, the number stated in one of
     `paragraphs` (those around the retrieved passages) that also names everything the question
     names: the 1344 km of the "Tajik–Afghan border" do not answer "How long is the Turkmen–Afghan
-    border?" although "Turkmen" stands in the next paragraph.
+    border?" although "Turkmen" stands in the next paragraph. "In what year/century" needs a number
+    the question does not contain, or an ordinal ("the nineteenth century").
     """
     asks_for_name = _ASKS_FOR_NAME.match(question)
     if asks_for_name:
@@ -323,6 +332,10 @@ def answers_question(question: str, sentences: list[str], topic: str, paragraphs
         given = {number for sentence in sentences for number in numbers(sentence)} - asked
         worded = {m.group().lower() for sentence in sentences for m in _AMOUNT_WORDS.finditer(sentence)}
         return any(fact_in(number, p) for number in given for p in about_subjects) or bool(worded - set(_words_of(question)))
+    if _ASKS_FOR_YEAR.match(question):
+        given = {number for sentence in sentences for number in numbers(sentence)} - numbers(question)
+        ordinals = {m.group().lower() for sentence in sentences for m in _ORDINALS.finditer(sentence)}
+        return bool(given or ordinals - set(_words_of(question)))
     return True
 
 
