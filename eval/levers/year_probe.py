@@ -18,11 +18,11 @@ from pathlib import Path
 
 from answers_probe import cases
 
-from briefbot.verify import _ASKS_FOR_YEAR, answers_question
+from briefbot.verify import answers_question, asks_for_year
 
 
 def gold_sentences(split: str) -> None:
-    asking = [(q, s, a) for q, s, a in cases(None, split) if _ASKS_FOR_YEAR.match(q)]
+    asking = [(q, s, a) for q, s, a in cases(None, split) if asks_for_year(q)]
     refused = [(q, s, a) for q, s, a in asking if not answers_question(q, [s], "", [s], s)]
     answerable = sum(a for *_, a in asking)
     print(
@@ -38,7 +38,7 @@ def recorded_run(run: Path) -> None:
     for line in (run / "samples.jsonl").read_text().splitlines():
         sample = json.loads(line)
         question = sample["standalone_question"] or sample["question"]
-        if sample["system"] != "briefbot-local" or sample["refused"] or not _ASKS_FOR_YEAR.match(question):
+        if sample["system"] != "briefbot-local" or sample["refused"] or not asks_for_year(question):
             continue
         counts["asking"] += 1
         shown = [sentence["text"] for sentence in sample["sentences"]]

@@ -304,6 +304,11 @@ _ORDINALS = re.compile(
 )
 
 
+def asks_for_year(question: str) -> bool:
+    """"In what year …?", "Which century …?": the question wants a year or an ordinal."""
+    return _ASKS_FOR_YEAR.match(question) is not None
+
+
 def answers_question(question: str, sentences: list[str], topic: str, paragraphs: list[str], source: str = "") -> bool:
     """Whether supported sentences give the kind of fact the question asks for.
 
@@ -332,7 +337,7 @@ def answers_question(question: str, sentences: list[str], topic: str, paragraphs
         given = {number for sentence in sentences for number in numbers(sentence)} - asked
         worded = {m.group().lower() for sentence in sentences for m in _AMOUNT_WORDS.finditer(sentence)}
         return any(fact_in(number, p) for number in given for p in about_subjects) or bool(worded - set(_words_of(question)))
-    if _ASKS_FOR_YEAR.match(question):
+    if asks_for_year(question):
         given = {number for sentence in sentences for number in numbers(sentence)} - numbers(question)
         ordinals = {m.group().lower() for sentence in sentences for m in _ORDINALS.finditer(sentence)}
         return bool(given or ordinals - set(_words_of(question)))
