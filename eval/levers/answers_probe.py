@@ -17,6 +17,7 @@ import json
 import random
 import sys
 from pathlib import Path
+from typing import Iterator
 
 from briefbot.backends import make_backend
 from briefbot.briefing import sentence_spans
@@ -47,6 +48,19 @@ def cases(per_article: int | None, split: str = "tune") -> list[tuple[str, str, 
                     pool.append((qa["question"], holding_sentence(paragraph["context"], spans[0]["answer_start"]), not qa["is_impossible"]))
         found += pool if per_article is None else random.Random(article["title"]).sample(pool, min(per_article, len(pool)))
     return found
+
+
+def answered(run: Path) -> Iterator[tuple[dict, str, str, list[str]]]:
+    """briefbot's answered questions in a recorded run (a directory with samples.jsonl): the sample,
+    its standalone question, its outcome ("correct", "answerable, not correct" or "unanswerable") and
+    the quotes its shown sentences cite, each once."""
+    for line in (run / "samples.jsonl").read_text().splitlines():
+        sample = json.loads(line)
+        if sample["system"] != "briefbot-local" or sample["refused"]:
+            continue
+        quoted = dict.fromkeys(span.get("text") or span["quote"] for sentence in sample["sentences"] for span in sentence["cited"])
+        outcome = "unanswerable" if not sample["answerable"] else "correct" if sample["correct"] else "answerable, not correct"
+        yield sample, sample["standalone_question"] or sample["question"], outcome, list(quoted)
 
 
 def auc(positives: list[float], negatives: list[float]) -> float:

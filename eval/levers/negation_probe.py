@@ -11,11 +11,10 @@ given (a directory with samples.jsonl), the answered questions whose shown quote
 it would now refuse.
 """
 
-import json
 import sys
 from pathlib import Path
 
-from answers_probe import cases
+from answers_probe import answered, cases
 
 from briefbot.verify import flipped_negation
 
@@ -34,15 +33,9 @@ def gold_sentences(split: str) -> None:
 
 def recorded_run(run: Path) -> None:
     counts = {"correct": 0, "answerable, not correct": 0, "unanswerable": 0}
-    for line in (run / "samples.jsonl").read_text().splitlines():
-        sample = json.loads(line)
-        if sample["system"] != "briefbot-local" or sample["refused"]:
-            continue
-        quoted = dict.fromkeys(span.get("text") or span["quote"] for sentence in sample["sentences"] for span in sentence["cited"])
-        question = sample["standalone_question"] or sample["question"]
+    for _, question, kind, quoted in answered(run):
         found = flipped_negation(question, " ".join(" ".join(quoted).split()))
         if found:
-            kind = "unanswerable" if not sample["answerable"] else "correct" if sample["correct"] else "answerable, not correct"
             counts[kind] += 1
             print(f"    {kind}: {question.strip()}  [{found.word} → {found.replacement}]")
     print(f"{run.name}: answered questions it would refuse: {counts}")

@@ -12,11 +12,10 @@ recorded eval run given (a directory with samples.jsonl), the answered questions
 whose shown sentences it refuses: the paragraphs are the article's, so this is the rule's word test.
 """
 
-import json
 import sys
 from pathlib import Path
 
-from answers_probe import cases
+from answers_probe import answered, cases
 
 from briefbot.verify import answers_question, asks_for_year
 
@@ -35,16 +34,13 @@ def gold_sentences(split: str) -> None:
 
 def recorded_run(run: Path) -> None:
     counts = {"asking": 0, "correct": 0, "answerable, not correct": 0, "unanswerable": 0}
-    for line in (run / "samples.jsonl").read_text().splitlines():
-        sample = json.loads(line)
-        question = sample["standalone_question"] or sample["question"]
-        if sample["system"] != "briefbot-local" or sample["refused"] or not asks_for_year(question):
+    for sample, question, kind, quoted in answered(run):
+        if not asks_for_year(question):
             continue
         counts["asking"] += 1
         shown = [sentence["text"] for sentence in sample["sentences"]]
-        paragraphs = [" ".join((span.get("text") or span["quote"]) for sentence in sample["sentences"] for span in sentence["cited"])]
-        if not answers_question(question, shown, "", paragraphs, paragraphs[0]):
-            kind = "unanswerable" if not sample["answerable"] else "correct" if sample["correct"] else "answerable, not correct"
+        cited = " ".join(quoted)
+        if not answers_question(question, shown, "", [cited], cited):
             counts[kind] += 1
             print(f"    {kind}: {question.strip()}  [{sample['answer'][:90]}]")
     print(f"{run}: answered questions asking for a year, and those it would refuse: {counts}")
