@@ -289,12 +289,12 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     tokenizer = _sentence_tokenizer()
     spans = []
     for line in re.finditer(r"[^\n]+", text[start:end]):
-        line_start = start + line.start()
+        line_start, line_text = start + line.start(), line.group()
         line_spans: list[tuple[int, int]] = []
-        for s, e in tokenizer.span_tokenize(line.group()):
-            if line_spans and _goes_on(line.group()[line_spans[-1][0] : line_spans[-1][1]], line.group()[s:e]):
+        for s, e in tokenizer.span_tokenize(line_text):
+            if line_spans and _goes_on(line_text[line_spans[-1][0] : line_spans[-1][1]], line_text[s:e]):
                 line_spans[-1] = (line_spans[-1][0], e)
-            elif line.group()[s:e].strip():
+            elif line_text[s:e].strip():
                 line_spans.append((s, e))
         spans += [(line_start + s, line_start + e) for s, e in line_spans]
     return spans
