@@ -19,9 +19,13 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+from briefbot import BriefBot
 from briefbot.backends import make_backend
 from briefbot.briefing import sentence_spans
 from briefbot.eval.dataset import load_split
+from briefbot.eval.squad import SquadArticle
+from briefbot.eval.suite import write_briefing
+from briefbot.index import open_index
 from briefbot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +65,22 @@ def answered(run: Path) -> Iterator[tuple[dict, str, str, list[str]]]:
         quoted = dict.fromkeys(span.get("text") or span["quote"] for sentence in sample["sentences"] for span in sentence["cited"])
         outcome = "unanswerable" if not sample["answerable"] else "correct" if sample["correct"] else "answerable, not correct"
         yield sample, sample["standalone_question"] or sample["question"], outcome, list(quoted)
+
+
+def article_bot(bots: dict[str, BriefBot], article: SquadArticle | None, scratch: Path) -> BriefBot:
+    """The bot over one SQuAD article (None: the shipped briefing), built once into `bots`. Later bots
+    share the first one's embedder and generator, so the model is loaded once."""
+    key = article.title if article else "russia"
+    if key not in bots:
+        briefings = [write_briefing(article, scratch)] if article else []
+        settings = Settings(index_dir=scratch / f"index-{key}", briefings=briefings)
+        if not bots:
+            bots[key] = BriefBot.from_settings(settings)
+        else:
+            base = next(iter(bots.values()))
+            index = open_index(settings, embed_model=base.index.embed_model, progress=lambda message: None)
+            bots[key] = BriefBot.assemble(settings, index, base.generator)
+    return bots[key]
 
 
 def auc(positives: list[float], negatives: list[float]) -> float:

@@ -11,12 +11,9 @@ Usage: PYTHONPATH=src python eval/levers/claim_quote_probe.py RUN_DIR/samples.js
 import json, sys, tempfile
 from collections import Counter
 from pathlib import Path
-from briefbot import BriefBot
 import briefbot.bot as bot_module
-from briefbot.settings import Settings
 from briefbot.eval import squad
-from briefbot.eval.suite import write_briefing
-from briefbot.index import open_index
+from answers_probe import article_bot
 
 seen = []
 shipped_stream = bot_module.verified_stream
@@ -47,15 +44,8 @@ for path in sys.argv[1:]:
             continue
         asked.add((r["article"], r["id"]))
         key = r["article"]
-        if key not in bots:
-            settings = Settings(index_dir=scratch / f"index-{key}", briefings=[write_briefing(articles[key], scratch)])
-            if not bots:
-                bots[key] = BriefBot.from_settings(settings)
-            else:
-                base = next(iter(bots.values()))
-                bots[key] = BriefBot.assemble(settings, open_index(settings, embed_model=base.index.embed_model, progress=lambda message: None), base.generator)
         seen.clear()
-        result = bots[key].ask(r["standalone_question"])
+        result = article_bot(bots, articles[key], scratch).ask(r["standalone_question"])
         if not seen:
             continue
         s = seen[-1]

@@ -8,13 +8,10 @@ Usage: PYTHONPATH=src python eval/levers/unquoted_context_probe.py RUN_DIR/sampl
 """
 import json, re, sys, tempfile
 from pathlib import Path
-from briefbot import BriefBot
-from briefbot.settings import Settings
 from briefbot.answer import AnswerPolicy
 from briefbot.eval import squad
-from briefbot.eval.suite import write_briefing
 from briefbot.verify import unnamed_in
-from briefbot.index import open_index
+from answers_probe import article_bot
 
 found = []
 orig = AnswerPolicy.judge
@@ -43,16 +40,8 @@ for path in sys.argv[1:]:
         if not m or float(m.group(1)) < 0:
             continue
         key = r.get("article", "russia")
-        if key not in bots:
-            briefing = [] if key == "russia" else [write_briefing(articles[key], scratch)]
-            settings = Settings(index_dir=scratch / f"index-{key}", briefings=briefing)
-            if not bots:
-                bots[key] = BriefBot.from_settings(settings)
-            else:
-                base = next(iter(bots.values()))
-                bots[key] = BriefBot.assemble(settings, open_index(settings, embed_model=base.index.embed_model, progress=lambda message: None), base.generator)
         found.clear()
-        bots[key].ask(r["standalone_question"])
+        article_bot(bots, articles.get(key), scratch).ask(r["standalone_question"])
         f = found[-1] if found else {}
         print(json.dumps(dict(run=path.split("/")[-2], article=key, q=r["question"], answerable=r["answerable"],
                               **f)), flush=True)
