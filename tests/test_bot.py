@@ -168,10 +168,32 @@ def test_a_closest_source_sentence_that_does_not_answer_is_still_refused(fake_bo
 
 def test_a_paraphrase_is_quoted_instead_by_default(fake_bot, fake_llm):
     fake_llm.replies.append("Tajikistan now has 16,000 border guards on patrol [2].")
+    fake_llm.margins.append(1.5)  # the quote states it, though not surely enough to show the paraphrase
+    answer = fake_bot.ask("How many Tajik border guards are on patrol now?")
+    assert [s.check for s in answer.sentences] == ["quoted"]
+    assert answer.sentences[0].margin == 1.5
+    assert answer.text.startswith("“") and "16,000" in answer.text
+
+
+def test_a_quote_that_does_not_state_what_the_generator_wrote_makes_a_refusal(fake_bot, fake_llm):
+    """An answer to an adversarial question often restates its false premise: the quote is true,
+    but what the generator read into it is not, so the quote answers nothing."""
+    fake_llm.replies.append("Tajikistan disbanded its 16,000 border guards [2].")
+    fake_llm.margins.append(-1.0)  # no, the quote does not state it
+    answer = fake_bot.ask("When did Tajikistan disband its border guards?")
+    assert answer.refused and "16,000" not in answer.text
+    assert answer.refusal_reason == (
+        "the generator wrote a sentence its quote does not state (yes−no margin -1.00), so its answer is not trusted"
+    )
+    assert not fake_llm.margins  # asked once, before the answer check
+
+
+def test_the_quote_check_can_be_switched_off(fake_bot, fake_llm, monkeypatch):
+    monkeypatch.setattr(fake_bot.verifier, "quote_threshold", None)  # as Settings(quote_threshold=None)
+    fake_llm.replies.append("Tajikistan now has 16,000 border guards on patrol [2].")
     answer = fake_bot.ask("How many Tajik border guards are on patrol now?")
     assert [s.check for s in answer.sentences] == ["quoted"]
     assert answer.sentences[0].margin is None  # the model was not asked whether the quote states it
-    assert answer.text.startswith("“") and "16,000" in answer.text
 
 
 def test_a_paraphrase_is_shown_only_with_the_models_yes(fake_bot, fake_llm, monkeypatch):
@@ -184,7 +206,7 @@ def test_a_paraphrase_is_shown_only_with_the_models_yes(fake_bot, fake_llm, monk
     assert [s.check for s in kept.sentences] == ["entailed"] and kept.sentences[0].margin == 5.0
     assert kept.text.startswith("Tajikistan now has 16,000 border guards on patrol")
     fake_llm.replies.append(paraphrase)
-    fake_llm.margins.append(-2.0)
+    fake_llm.margins.append(2.0)  # a Yes, but below the 3.5 a paraphrase needs
     quoted = fake_bot.ask(question)
     assert [s.check for s in quoted.sentences] == ["quoted"]
     assert quoted.text.startswith("“") and "16,000" in quoted.text

@@ -236,6 +236,16 @@ def test_a_copy_of_the_quote_needs_no_model_and_a_paraphrase_needs_its_yes():
     assert off.follows("sure there could be no talks with troops there", TALKS) == ("no", None)
 
 
+def test_a_quote_is_denied_for_a_claim_the_model_says_it_does_not_state():
+    margins = {"sure": 3.0, "unsure": 1.0, "false": -1.0}
+    verifier = Verifier(None, 0.5, entail=lambda claim, quote: margins[claim.split()[0]], entail_threshold=None, quote_threshold=0.0)
+    assert verifier.follows("sure there could be no talks with troops there", TALKS) == ("no", 3.0)  # quoted: no paraphrases
+    assert verifier.follows("false there could be no talks with troops there", TALKS) == ("denied", -1.0)
+    # A flipped negation is never left to the model: its quote says what the claim got backwards.
+    never_asked = Verifier(None, 0.5, entail=lambda claim, quote: pytest.fail("a negation mismatch is not asked"), quote_threshold=0.0)
+    assert never_asked.follows("peace talks were possible while US and allied troops remained in Afghanistan", TALKS) == ("no", None)
+
+
 @pytest.mark.parametrize(
     "claim, quote",
     [

@@ -63,10 +63,10 @@ class Answer:
 class ShownSentence:
     """One sentence of an answer, how it was checked against its quote, and the citations it rests on.
 
-    `check`: "copy" (the quote's own words), "entailed" (the generator judged that the quote states it,
-    `margin` being its yes−no logit margin) or "quoted" (the generated sentence could not be shown,
-    so the passage sentence it rests on, or for an unsupported one the closest, is shown verbatim in
-    its place).
+    `check`: "copy" (the quote's own words), "entailed" (the generator judged that the quote states it)
+    or "quoted" (the generated sentence could not be shown, so the passage sentence it rests on, or
+    for an unsupported one the closest, is shown verbatim in its place). `margin`: the generator's
+    yes−no logit margin that the quote states the generated sentence, when it was asked.
     """
 
     text: str
@@ -79,6 +79,7 @@ class ShownSentence:
 class VerifiedSentence:
     text: str
     spans: tuple[Citation, ...]
+    # ShownSentence's checks, or "denied": the quote does not state the claim, and AnswerPolicy refuses.
     check: str = "copy"
     margin: float | None = None
     # What the generator wrote, which `text` shows or, when it did not follow, replaces by its quote.
@@ -128,6 +129,9 @@ def _check(sentence: AnswerSentence, passages: list[Passage], verifier: Verifier
         return None if closest is None else VerifiedSentence(_quoted((closest,)), (closest,), "quoted", None, closest.text)
     quotes = [span.text for span in spans]
     check, margin = verifier.follows(sentence.text, " ".join(quotes))
+    if check == "denied":
+        # Kept so that AnswerPolicy refuses the whole answer: the passage it picked is suspect too.
+        return VerifiedSentence(_quoted(spans), spans, "denied", margin, sentence.text)
     if check == "no":
         # Rather than a sentence that may say more or other than its source, the source itself.
         return VerifiedSentence(_quoted(spans), spans, "quoted", margin, sentence.text)
@@ -203,6 +207,11 @@ class AnswerPolicy:
     def judge(self, question: str, kept: list[VerifiedSentence], passages: list[Passage]) -> tuple[str | None, float | None]:
         """(None when the sentences answer the question, else why not; the generator's yes−no margin,
         None when it was not asked because the word rules already refused, or it cannot tell)."""
+        denied = next((v for v in kept if v.check == "denied"), None)
+        if denied is not None:
+            # An answer to a question the briefing cannot answer often restates the question's false
+            # premise, which no quote states (eval/results/claim-entail-probe/).
+            return f"the generator wrote a sentence its quote does not state (yes−no margin {denied.margin:+.2f}), so its answer is not trusted", None
         topic = " ".join(p.text for p in passages if p.front_matter)
         paragraphs = [p.context for p in passages]
         # What the generator claimed is the answer, also when a quote is shown in its place: the

@@ -127,7 +127,9 @@ class BriefBot:
         """Today's retriever, verifier and answer policy around an opened index and a generator."""
         texts = {doc_id: briefing.text for doc_id, briefing in index.briefings.items()}
         source = "\n".join(texts.values())
-        verifier = Verifier(index.embed_model, settings.support_threshold, source, generator.entailment, settings.entail_threshold)
+        verifier = Verifier(
+            index.embed_model, settings.support_threshold, source, generator.entailment, settings.entail_threshold, settings.quote_threshold
+        )
         policy = AnswerPolicy(
             texts, generator.answers, settings.answer_threshold, settings.unnamed_answer_threshold, generator.synonym, settings.synonym_threshold
         )

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="Show a generated paraphrase when the model gives 'the quote states this sentence' this Yes-No logit margin; "
         "none (the default): only whole-clause copies and verbatim quotes are shown",
     )
+    quote_threshold: float | None = Field(
+        0.0, ge=-20.0, le=20.0,
+        description="Show a quote in place of a generated sentence only when the model gives 'the quote states this sentence' at least "
+        "this Yes-No logit margin; below it the answer is refused. None (Python API only): quotes are shown without asking",
+    )
 
     n_threads: int = Field(2, ge=1, le=256, description="CPU threads for the local model")
     n_ctx: int = Field(4096, ge=512, le=32768, description="Context window of the local model")

@@ -581,33 +581,44 @@ class Verifier:
         source: str = "",
         entail: Callable[[str, str], float | None] | None = None,
         entail_threshold: float | None = None,
+        quote_threshold: float | None = None,
     ):
         """`source`: the briefing texts, which tell a name from a capitalised first word (`names`).
         `entail(claim, quote)`: the generator's yes/no margin that the quote states the claim; with
-        `entail_threshold` None no paraphrase is ever shown, only copies and quotes."""
+        `entail_threshold` None no paraphrase is ever shown, only copies and quotes. Below
+        `quote_threshold` the quote may not stand in for the claim either (None: not asked)."""
         self.embed_model = embed_model
         self.threshold = threshold
         self.source = source
         self.entail = entail
         self.entail_threshold = entail_threshold
+        self.quote_threshold = quote_threshold
         self._sentence_cache: dict[str, tuple[list[tuple[int, int]], object]] = {}
 
     def follows(self, claim: str, quote: str) -> tuple[str, float | None]:
-        """How the claim follows from its quote: ("copy", None), ("entailed", margin), or
-        ("no", margin) when it may not (a negation dropped or added, or the check is unsure or missing).
+        """How the claim follows from its quote: ("copy", None), ("entailed", margin), ("no", margin)
+        when it may not (a negation dropped or added, or the check is unsure or missing), or
+        ("denied", margin) when the generator judges that the quote does not state it.
 
         Word checks cannot see who did what to whom; the generator's own yes/no judgement can, but it
         misses dropped negations (it said Yes to "peace talks were possible" against "No peace talks
-        were possible"), so a negation mismatch is never left to it.
+        were possible"), so a negation mismatch is never left to it. Such a claim's quote still
+        answers what the claim got backwards, so it is never "denied" either.
         """
         if negation_differs(claim, quote):
             return "no", None
         if is_copy(claim, quote):
             return "copy", None
-        if self.entail is None or self.entail_threshold is None:
+        if self.entail is None or (self.entail_threshold is None and self.quote_threshold is None):
             return "no", None
         margin = self.entail(claim, quote)
-        return ("entailed" if margin is not None and margin >= self.entail_threshold else "no"), margin
+        if margin is None:
+            return "no", None
+        if self.entail_threshold is not None and margin >= self.entail_threshold:
+            return "entailed", margin
+        if self.quote_threshold is not None and margin < self.quote_threshold:
+            return "denied", margin
+        return "no", margin
 
     def _passage_sentences(self, passage: Passage):
         """Sentence spans (absolute offsets) and their embeddings, cached per chunk."""

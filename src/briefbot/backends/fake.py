@@ -29,9 +29,9 @@ class FakeLLM(CustomLLM):
     replies: list[str] = []
     condensations: list[str] = []
     # Scripted yes/no margins (entailment, answer and synonym checks, in the order asked); unscripted,
-    # a claim is entailed when its words all stand in the passage and both say "not" alike, a
-    # passage answers a question when it has half of the question's words, and two words mean the
-    # same when they start alike ("gained" and "gain").
+    # a claim is entailed when its words all stand in the passage and both say "not" alike (a weak
+    # Yes when three in four do), a passage answers a question when it has half of the question's
+    # words, and two words mean the same when they start alike ("gained" and "gain").
     margins: list[float] = []
 
     def yes_no_margin(self, messages, opening: int = 0) -> float:
@@ -45,8 +45,11 @@ class FakeLLM(CustomLLM):
         if kind == "Question":  # answered when the passage has most of the question's words
             asked = _words(said)
             return 4.0 if len(asked & _words(passage)) >= 0.5 * len(asked) else -4.0
-        same_polarity = len(_NEGATION.findall(passage)) == len(_NEGATION.findall(said))
-        return 4.0 if _words(said) <= _words(passage) and same_polarity else -4.0
+        if len(_NEGATION.findall(passage)) != len(_NEGATION.findall(said)):
+            return -4.0
+        claimed = _words(said)
+        stated = len(claimed & _words(passage))
+        return 4.0 if stated == len(claimed) else 1.0 if stated >= 0.75 * len(claimed) else -4.0
 
     @property
     def metadata(self) -> LLMMetadata:
